@@ -1,0 +1,1 @@
+"""Event sources (queues, streams, schedules) and event source mappings."""
