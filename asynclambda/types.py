@@ -15,12 +15,12 @@ if TYPE_CHECKING:
     from .invocation import LambdaContext
 
 __all__ = [
+    "JSON",
     "AsyncHandler",
     "Clock",
     "Handler",
     "HandlerSpec",
     "InitHook",
-    "JSON",
     "ShutdownHook",
     "SyncHandler",
     "Timer",

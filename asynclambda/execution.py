@@ -1,0 +1,416 @@
+"""The execution context: INIT once, then one INVOKE at a time, then SHUTDOWN.
+
+This module is the one boundary where a handler's exceptions become outcomes (ARCHITECTURE.md,
+rule 4): whatever the handler raises, returns or fails to return in time ends here as an
+:class:`~asynclambda.invocation.InvocationResult`. Everywhere else an asynclambda bug propagates.
+
+Lifecycle (a table, like h11's state machine)::
+
+    NEW ──init()──► IDLE ──invoke()──► BUSY ──done──► IDLE ──reap/close──► SHUTDOWN ──► DEAD
+      │                                  │
+      └─init fails──► DEAD               └─timeout / crash / cancelled──► DEAD (reset)
+
+Warm path design (measured, see benchmarks/): an async handler runs *in the caller's task*,
+stepped through :func:`~asynclambda.handlers.drive` inside the context's own
+``contextvars.Context`` (no task, no queue, no future per invocation). The deadline is armed by the
+pool's single watchdog timer, not a timer per invocation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import shutil
+import tempfile
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from . import _environ
+from .handlers import HandlerLoadError, ThreadRunner, drive, is_async_callable, load_handler
+from .invocation import ClientContext, ContextInfo, InvocationResult, LambdaContext
+from .payloads import RESPONSE_LIMIT, MarshalError, encode, encode_response
+
+if TYPE_CHECKING:
+    from .pool import ContextPool
+
+__all__ = ["ExecutionContext", "InitFailure", "Invocation", "current_invocation"]
+
+#: The invocation the current code is serving (set inside each execution context's Context).
+current_invocation: contextvars.ContextVar[LambdaContext | None] = contextvars.ContextVar(
+    "asynclambda_invocation", default=None)
+
+_TIMED_OUT: Final = object()
+_set_current = current_invocation.set
+_NO_STATE: Final = object()
+
+
+class InitFailure(Exception):
+    """INIT failed; carries Lambda's error type and the error payload to report."""
+
+    def __init__(self, error_type: str, message: str, stack_trace: list[str]) -> None:
+        super().__init__(f"{error_type}: {message}")
+        self.error_type = error_type
+        self.message = message
+        self.stack_trace = stack_trace
+
+
+class Invocation:
+    """One request on its way through the pipeline (the envelope, not the handler's view)."""
+
+    __slots__ = ("attempt", "client_context", "event", "invoked_arn", "request_id")
+
+    def __init__(self, event: Any, request_id: str, *, attempt: int = 1,
+                 client_context: ClientContext | None = None,
+                 invoked_arn: str | None = None) -> None:
+        self.event = event
+        self.request_id = request_id
+        self.attempt = attempt
+        self.client_context = client_context
+        self.invoked_arn = invoked_arn
+
+
+class ExecutionContext:
+    """One Lambda execution environment: a loaded handler that serves one invocation at a time."""
+
+    __slots__ = ("_tmp_dir", "alive", "busy", "cold", "cv", "deadline", "expires_at", "handler",
+                 "id", "info", "init_duration", "invocations", "is_async", "module", "pool",
+                 "provisioned", "runner", "task", "timed_out", "waiter")
+
+    def __init__(self, pool: ContextPool, seq: int, *, provisioned: bool = False) -> None:
+        self.pool = pool
+        self.id = f"{pool.function_name}:{pool.version_name}#{seq}"
+        # A fresh, empty Context: like a new Lambda process, it inherits no caller variables.
+        self.cv = contextvars.Context()
+        self.provisioned = provisioned
+        self.cold = not provisioned
+        self.alive = True
+        self.busy = False
+        self.handler: Any = None
+        self.is_async = True
+        self.runner: ThreadRunner | None = None
+        self.module: Any = None
+        self.deadline = 0.0
+        self.expires_at = 0.0
+        self.task: asyncio.Task[Any] | None = None
+        self.waiter: asyncio.Future[Any] | None = None
+        self.timed_out = False
+        self.invocations = 0
+        self.init_duration: float | None = None
+        self._tmp_dir: Path | None = None
+        rt = pool.runtime
+        self.info = ContextInfo(
+            function_name=pool.function_name,
+            function_version=pool.version_name,
+            invoked_function_arn=pool.arn,
+            memory_limit_in_mb=str(pool.config.memory_mb),
+            log_group_name=f"/aws/lambda/{pool.function_name}",
+            log_stream_name=rt.new_log_stream_name(pool.version_name),
+            clock=rt.clock,
+            execution=self,
+        )
+        self.info.state = None
+
+    # -- INIT -----------------------------------------------------------------------------------
+    async def init(self) -> None:
+        """Load the handler and run the init hook; raises :class:`InitFailure` on any failure.
+
+        Runs under the pool's deadline watchdog with the function's init limit (10 s).
+        """
+        pool = self.pool
+        config = pool.config
+        cv = self.cv
+        if pool.runtime.isolate_environment:
+            cv.run(_environ.overlay_var.set, pool.environment_overlay(self))
+        clock = pool.clock
+        start = clock.now()
+        self.deadline = start + config.init_timeout
+        self.timed_out = False
+        self.task = asyncio.current_task()
+        pool.watch(self)
+        try:
+            try:
+                spec = pool.loaded_spec()
+                if spec is not None:
+                    self.handler, self.module = cv.run(load_handler, spec)
+                else:
+                    self.handler = config.handler
+                self.is_async = is_async_callable(self.handler)
+                if not self.is_async:
+                    self.runner = ThreadRunner(f"asynclambda:{self.id}", cv)
+                if config.init is not None:
+                    self.info.state = await self._call_hook(config.init, self.info)
+            except asyncio.CancelledError:
+                if not self.timed_out:
+                    raise
+                self._uncancel()
+                raise InitFailure("Runtime.InitError",
+                                  f"INIT timed out after {config.init_timeout:.2f} seconds",
+                                  []) from None
+            except HandlerLoadError as exc:
+                raise InitFailure(exc.error_type, exc.message, exc.stack_trace) from exc
+            except Exception as exc:
+                if self.timed_out:
+                    raise InitFailure("Runtime.InitError",
+                                      f"INIT timed out after {config.init_timeout:.2f} seconds",
+                                      []) from exc
+                raise InitFailure("Runtime.InitError",
+                                  f"{type(exc).__name__}: {exc}", _stack_trace(exc)) from exc
+        except InitFailure:
+            self.discard(reset=False)
+            raise
+        finally:
+            pool.unwatch(self)
+            self.task = None
+        self.init_duration = clock.now() - start
+
+    async def _call_hook(self, hook: Any, arg: Any) -> Any:
+        """Run an init/shutdown hook where this context runs its handler, under the deadline."""
+        if is_async_callable(hook):
+            return await drive(self.cv, self.cv.run(hook, arg))
+        runner = self.runner
+        if runner is None:
+            result = self.cv.run(hook, arg)
+            if inspect.isawaitable(result):
+                result = await drive(self.cv, result)
+            return result
+        fut = self.waiter = runner.submit(hook, arg)
+        try:
+            result = await fut
+        finally:
+            self.waiter = None
+        if result is _TIMED_OUT:
+            self.abandon()
+            raise asyncio.CancelledError  # turned into the INIT timeout above
+        return result
+
+    # -- INVOKE ---------------------------------------------------------------------------------
+    async def invoke(self, inv: Invocation) -> InvocationResult:
+        """Serve one invocation. Never raises for a handler failure: the result carries it.
+
+        Raises only ``CancelledError`` when the *caller* is cancelled (the context is then reset).
+        """
+        if self.busy:  # the core invariant; a violation is an asynclambda bug, loudly
+            raise AssertionError(f"execution context {self.id} asked to run two invocations")
+        self.busy = True
+        pool = self.pool
+        clock = pool.clock
+        start = clock.now()
+        deadline = self.deadline = start + pool.timeout
+        self.timed_out = False
+        cold = self.cold
+        self.cold = False
+        lctx = LambdaContext(self.info, inv.request_id, deadline, cold_start=cold,
+                             attempt=inv.attempt, client_context=inv.client_context,
+                             invoked_function_arn=inv.invoked_arn)
+        function_error: str | None = None
+        error: BaseException | None = None
+        result: Any = None
+        pool.watch(self)
+        try:
+            if self.runner is None:
+                result = await self._run_async(inv.event, lctx)
+            else:
+                result = await self._run_thread(inv.event, lctx)
+        except asyncio.CancelledError:
+            pool.unwatch(self)
+            if not self.timed_out:
+                self.busy = False
+                self.discard()  # the caller went away mid-invocation: state unknown, reset
+                raise
+            self._uncancel()
+        except (Exception, SystemExit) as exc:
+            pool.unwatch(self)
+            error = exc
+        else:
+            pool.unwatch(self)
+        end = clock.now()
+        self.busy = False
+        self.invocations += 1
+
+        if self.timed_out:
+            if self.runner is not None:
+                self.abandon()
+            else:
+                self.discard()
+            raw = self._timeout_payload(inv.request_id)
+            function_error = "Unhandled"
+        elif error is not None:
+            if isinstance(error, SystemExit):
+                self.discard()  # the "process" exited: Lambda starts a new environment
+                raw = _error_payload("Runtime.ExitError",
+                                     f"RequestId: {inv.request_id} Error: Runtime exited with "
+                                     f"error: exit status {error.code}", [], inv.request_id)
+            else:
+                raw = _error_payload(type(error).__name__, str(error), _stack_trace(error),
+                                     inv.request_id)
+                pool.log_handler_error(inv.request_id, error)
+            function_error = "Unhandled"
+        else:
+            try:
+                raw = encode_response(result)
+            except MarshalError as exc:
+                raw = _error_payload("Runtime.MarshalError", str(exc), [], inv.request_id)
+                function_error = "Unhandled"
+            else:
+                if len(raw) > RESPONSE_LIMIT:
+                    raw = _error_payload(
+                        "Function.ResponseSizeTooLarge",
+                        f"Response payload size exceeded maximum allowed payload size "
+                        f"({RESPONSE_LIMIT} bytes).", [], inv.request_id)
+                    function_error = "Unhandled"
+        return InvocationResult(
+            status_code=200, raw_payload=raw, request_id=inv.request_id,
+            executed_version=pool.version_name, function_error=function_error, cold_start=cold,
+            duration_ms=(end - start) * 1000.0,
+            init_duration_ms=(self.init_duration * 1000.0
+                              if cold and self.init_duration is not None else None))
+
+    async def _run_async(self, event: Any, lctx: LambdaContext) -> Any:
+        cv = self.cv
+        self.task = asyncio.current_task()
+        cv.run(_set_current, lctx)
+        out = cv.run(self.handler, event, lctx)
+        if inspect.isawaitable(out):
+            out = await drive(cv, out)
+        return out
+
+    async def _run_thread(self, event: Any, lctx: LambdaContext) -> Any:
+        runner = self.runner
+        assert runner is not None
+        fut = self.waiter = runner.submit(_call_sync, self.handler, event, lctx)
+        try:
+            out = await fut
+        except asyncio.CancelledError:
+            self.waiter = None
+            self.abandon()  # the thread is still running the handler: never reuse it
+            raise
+        self.waiter = None
+        return None if out is _TIMED_OUT else out
+
+    def expire(self) -> None:
+        """The watchdog's verdict: the deadline passed. Interrupt what can be interrupted."""
+        self.timed_out = True
+        waiter = self.waiter
+        if waiter is not None:
+            # A plain handler cannot be interrupted: the caller gets the timeout now and the
+            # thread is abandoned (it finishes on its own; its result is dropped).
+            if not waiter.done():
+                waiter.set_result(_TIMED_OUT)
+            return
+        task = self.task
+        if task is not None and not task.done():
+            task.cancel("asynclambda: invocation deadline")
+
+    def _uncancel(self) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            task.uncancel()
+
+    def _timeout_payload(self, request_id: str) -> bytes:
+        return _error_payload(
+            "Sandbox.Timedout",
+            f"RequestId: {request_id} Error: Task timed out after {self.pool.timeout:.2f} seconds",
+            [], request_id)
+
+    # -- teardown -------------------------------------------------------------------------------
+    def abandon(self) -> None:
+        """Give up on a context whose thread is stuck in user code (it exits when done)."""
+        if self.runner is not None:
+            self.pool.note_abandoned()
+        self.discard()
+
+    def discard(self, *, reset: bool = True) -> None:
+        """This context will never serve again (the pool replaces it on demand).
+
+        ``reset`` marks a reset (timeout, crash, cancelled caller) rather than a normal end
+        (reaped, closed, failed INIT), for the statistics.
+        """
+        if self.alive:
+            self.alive = False
+            self.pool.forget(self, reset=reset)
+            if self.runner is not None:
+                self.runner.stop()
+            self._remove_tmp()
+
+    async def shutdown(self, limit: float) -> None:
+        """SHUTDOWN: run the shutdown hook (bounded by ``limit`` seconds) and release resources."""
+        if not self.alive:
+            return
+        hook = self.pool.config.shutdown
+        try:
+            if hook is not None:
+                with _MoveOnAfter(self.pool.clock, limit):
+                    await self._call_hook(hook, self.info.state)
+        except Exception as exc:  # a failing shutdown hook is logged, never raised
+            self.pool.log_shutdown_error(self, exc)
+        finally:
+            self.discard(reset=False)
+
+    @property
+    def tmp_dir(self) -> Path:
+        """The context's ephemeral storage directory, created on first use, removed on reset."""
+        if self._tmp_dir is None:
+            self._tmp_dir = Path(tempfile.mkdtemp(prefix=f"asynclambda-{self.pool.function_name}-"))
+        return self._tmp_dir
+
+    def _remove_tmp(self) -> None:
+        if self._tmp_dir is not None:
+            shutil.rmtree(self._tmp_dir, ignore_errors=True)
+            self._tmp_dir = None
+
+    def __repr__(self) -> str:
+        state = "dead" if not self.alive else ("busy" if self.busy else "idle")
+        return f"<ExecutionContext {self.id} {state} invocations={self.invocations}>"
+
+
+class _MoveOnAfter:
+    """Cancel the current task after ``seconds`` of the injected clock, swallowing that cancel."""
+
+    __slots__ = ("_clock", "_fired", "_handle", "_seconds", "_task")
+
+    def __init__(self, clock: Any, seconds: float) -> None:
+        self._clock = clock
+        self._seconds = seconds
+        self._fired = False
+        self._handle: Any = None
+        self._task: asyncio.Task[Any] | None = None
+
+    def __enter__(self) -> _MoveOnAfter:
+        self._task = asyncio.current_task()
+        self._handle = self._clock.call_at(self._clock.now() + self._seconds, self._fire)
+        return self
+
+    def _fire(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._fired = True
+            self._task.cancel("asynclambda: shutdown limit")
+
+    def __exit__(self, et: Any, exc: Any, tb: Any) -> bool:
+        self._handle.cancel()
+        if self._fired and et is asyncio.CancelledError and self._task is not None:
+            self._task.uncancel()
+            return True
+        return False
+
+
+def _call_sync(handler: Any, event: Any, lctx: LambdaContext) -> Any:
+    """Runs on the context's thread, inside its Context."""
+    _set_current(lctx)
+    return handler(event, lctx)
+
+
+def _stack_trace(exc: BaseException) -> list[str]:
+    """Lambda's ``stackTrace``: the formatted frames, starting at the user's code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    here = __file__.rsplit("/", 1)[0]
+    user = [f for f in frames if not f.filename.startswith(here)]
+    return traceback.format_list(user or frames)
+
+
+def _error_payload(error_type: str, message: str, stack: list[str], request_id: str) -> bytes:
+    return encode({"errorMessage": message, "errorType": error_type, "requestId": request_id,
+                   "stackTrace": stack})
+
+

@@ -1,0 +1,317 @@
+"""Getting a handler ready to run: loading handler strings per context, threads for plain handlers.
+
+Three pieces, used by the execution context:
+
+* :func:`load_handler` resolves ``"package.module:func"`` or ``"path/to/file.py:func"`` into a
+  callable from a *fresh module instance*: the module's code object is compiled once per runtime
+  and its body executed once per execution context, so module-level state (clients, caches) is
+  per context and reused warm, exactly as on Lambda, while the compile cost is paid once.
+  Failures map to Lambda's init error types.
+* :class:`ThreadRunner` is the one thread a plain ``def`` handler's execution context owns (like
+  Lambda's single runtime thread): thread-local and module state behave as on Lambda, an event
+  loop is set on that thread so ``asyncio.run()`` / ``get_event_loop().run_until_complete()`` work
+  inside handlers, and the runtime's own loop is never blocked.
+* :func:`drive` runs an async handler's coroutine inside the execution context's own
+  ``contextvars.Context`` without creating a task: context variables a handler sets persist across
+  warm invocations of *that* context and never leak into the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import inspect
+import os
+import queue
+import sys
+import threading
+import types
+from collections.abc import Awaitable, Callable, Generator
+from contextvars import Context
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["HandlerLoadError", "LoadedSpec", "ThreadRunner", "drive", "is_async_callable",
+           "load_handler", "resolve_spec"]
+
+
+class HandlerLoadError(Exception):
+    """Loading a handler string failed; ``error_type`` is Lambda's (``Runtime.ImportModuleError`` ...)."""
+
+    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.stack_trace = stack_trace or []
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedSpec:
+    """A handler string resolved to compiled code, ready to execute once per context."""
+
+    spec: str
+    module_name: str
+    attribute: str
+    code: types.CodeType
+    filename: str
+    package: str | None
+    task_root: str
+    module_spec: Any  # importlib.machinery.ModuleSpec | None
+
+
+def is_async_callable(fn: Any) -> bool:
+    """True if calling ``fn`` returns a coroutine (looks through ``functools.wraps`` chains)."""
+    if inspect.iscoroutinefunction(fn):
+        return True
+    call = getattr(fn, "__call__", None)  # noqa: B004 - callable objects with async __call__
+    if call is not None and inspect.iscoroutinefunction(call):
+        return True
+    try:
+        return inspect.iscoroutinefunction(inspect.unwrap(fn))
+    except ValueError:
+        return False
+
+
+def resolve_spec(spec: str) -> LoadedSpec:
+    """Find and compile the module a handler string names (no module code runs here).
+
+    Raises :class:`HandlerLoadError` with ``Runtime.MalformedHandlerName``,
+    ``Runtime.ImportModuleError`` or ``Runtime.UserCodeSyntaxError``.
+    """
+    target, sep, attribute = spec.rpartition(":")
+    if not sep or not target or not attribute:
+        raise HandlerLoadError("Runtime.MalformedHandlerName",
+                               f"Bad handler '{spec}': expected 'module:func' or 'file.py:func'")
+    if target.endswith(".py") or os.sep in target or "/" in target:
+        return _resolve_file(spec, target, attribute)
+    return _resolve_module(spec, target, attribute)
+
+
+def _compile(source: bytes, filename: str, module_name: str) -> types.CodeType:
+    try:
+        return compile(source, filename, "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise HandlerLoadError("Runtime.UserCodeSyntaxError",
+                               f"Syntax error in module '{module_name}': {exc}", trace) from None
+
+
+def _resolve_file(spec: str, target: str, attribute: str) -> LoadedSpec:
+    path = os.path.abspath(target)
+    module_name = os.path.splitext(os.path.basename(path))[0]
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        raise HandlerLoadError(
+            "Runtime.ImportModuleError",
+            f"Unable to import module '{module_name}': No module named '{module_name}' "
+            f"({target}: {exc.strerror})") from None
+    code = _compile(source, path, module_name)
+    return LoadedSpec(spec, module_name, attribute, code, path, "", os.path.dirname(path), None)
+
+
+def _resolve_module(spec: str, target: str, attribute: str) -> LoadedSpec:
+    if target.split(".")[0] in sys.builtin_module_names:
+        raise HandlerLoadError("Runtime.BuiltInModuleConflict",
+                               f"Cannot use built-in module {target} as a handler module")
+    try:
+        mspec = importlib.util.find_spec(target)
+    except (ImportError, ValueError) as exc:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{target}': {exc}") from None
+    except SyntaxError as exc:
+        raise HandlerLoadError("Runtime.UserCodeSyntaxError",
+                               f"Syntax error in module '{target}': {exc}") from None
+    if mspec is None:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{target}': No module named '{target}'")
+    loader = mspec.loader
+    get_code = getattr(loader, "get_code", None)
+    if get_code is None:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{target}': it has no Python source")
+    try:
+        code = get_code(target)
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise HandlerLoadError("Runtime.UserCodeSyntaxError",
+                               f"Syntax error in module '{target}': {exc}", trace) from None
+    except ImportError as exc:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{target}': {exc}") from None
+    if code is None:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{target}': it has no Python code")
+    filename = mspec.origin or target
+    package = target.rpartition(".")[0] if not mspec.submodule_search_locations else target
+    task_root = os.getcwd()
+    return LoadedSpec(spec, target, attribute, code, filename, package, task_root, mspec)
+
+
+_added_paths: set[str] = set()
+_path_lock = threading.Lock()
+
+
+def load_handler(loaded: LoadedSpec) -> tuple[Callable[..., Any], types.ModuleType]:
+    """Execute the module body in a fresh module object and return ``(handler, module)``.
+
+    The module is *not* registered in ``sys.modules`` (each context has its own instance); while
+    its body runs, ``sys.modules[name]`` is not touched either, so contexts never see each
+    other's instance. A file handler's directory is put on ``sys.path`` (Lambda's task root) so
+    sibling imports work.
+
+    Raises :class:`HandlerLoadError` (``Runtime.ImportModuleError`` for an ``ImportError`` in the
+    body, ``Runtime.HandlerNotFound`` for a missing attribute); any other exception raised by the
+    module body propagates (the caller reports it as ``Runtime.InitError``).
+    """
+    if loaded.module_spec is None:
+        with _path_lock:
+            if loaded.task_root not in _added_paths and loaded.task_root not in sys.path:
+                sys.path.insert(0, loaded.task_root)
+                _added_paths.add(loaded.task_root)
+    module = types.ModuleType(loaded.module_name)
+    module.__file__ = loaded.filename
+    module.__package__ = loaded.package
+    if loaded.module_spec is not None:
+        module.__spec__ = loaded.module_spec
+        module.__loader__ = loaded.module_spec.loader
+    try:
+        exec(loaded.code, module.__dict__)
+    except ImportError as exc:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{loaded.module_name}': {exc}") from exc
+    try:
+        handler = getattr(module, loaded.attribute)
+    except AttributeError:
+        raise HandlerLoadError(
+            "Runtime.HandlerNotFound",
+            f"Handler '{loaded.attribute}' missing on module '{loaded.module_name}'") from None
+    if not callable(handler):
+        raise HandlerLoadError(
+            "Runtime.HandlerNotFound",
+            f"Handler '{loaded.attribute}' on module '{loaded.module_name}' is not callable")
+    return handler, module
+
+
+# --- running coroutines inside an execution context's own contextvars.Context -----------------
+
+@types.coroutine
+def drive(ctx: Context, coro: Any) -> Generator[Any, Any, Any]:
+    """Await ``coro`` with every step run inside ``ctx`` (no task is created).
+
+    Whatever the coroutine yields (futures, bare yields) goes up to the task running us, and what
+    the task sends or throws back (results, cancellation) goes down into the coroutine, each step
+    entered with ``ctx.run`` so the coroutine sees its execution context's variables.
+    """
+    if not hasattr(coro, "send"):
+        coro = coro.__await__()
+    run = ctx.run
+    send = coro.send
+    try:
+        yielded = run(send, None)
+    except StopIteration as exc:
+        return exc.value
+    while True:
+        try:
+            value = yield yielded
+        except BaseException as exc:  # cancellation and close() go into the coroutine
+            try:
+                yielded = run(coro.throw, exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                yielded = run(send, value)
+            except StopIteration as exc:
+                return exc.value
+
+
+# --- the thread of a plain-def handler's execution context ------------------------------------
+
+_STOP = object()
+
+
+class ThreadRunner:
+    """One thread per execution context, running one job at a time inside the context's Context.
+
+    A job's result comes back to the runtime's loop through ``call_soon_threadsafe``; waiting for
+    it never blocks that loop. An abandoned runner (its handler overran the timeout) finishes the
+    job in hand, drops the result and exits.
+    """
+
+    __slots__ = ("_jobs", "_loop", "_thread", "ctx", "thread_loop")
+
+    def __init__(self, name: str, ctx: Context) -> None:
+        self.ctx = ctx
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._loop = asyncio.get_running_loop()
+        self.thread_loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run ``fn(*args)`` on the thread (inside ``ctx``); a future for the runtime's loop."""
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        self._jobs.put((fn, args, fut))
+        return fut
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await self.submit(fn, *args)
+
+    def stop(self) -> None:
+        """Let the thread exit once the job in hand (if any) is done."""
+        self._jobs.put(_STOP)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.thread_loop = loop
+        asyncio.set_event_loop(loop)
+        post = self._loop.call_soon_threadsafe
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                fn, args, fut = job
+                # A handler may have run asyncio.run(), which unsets the thread's loop.
+                asyncio.set_event_loop(loop)
+                try:
+                    result = self.ctx.run(fn, *args)
+                    if inspect.isawaitable(result):
+                        result = self.ctx.run(loop.run_until_complete, _as_coro(result))
+                except BaseException as exc:
+                    if isinstance(exc, KeyboardInterrupt | SystemExit) and not fut.done():
+                        exc = RuntimeError(f"handler raised {type(exc).__name__}")
+                    try:
+                        post(_set_exception, fut, exc)
+                    except RuntimeError:  # the runtime's loop is closed: nobody is waiting
+                        return
+                else:
+                    try:
+                        post(_set_result, fut, result)
+                    except RuntimeError:
+                        return
+                del job, fn, args, fut
+        finally:
+            with contextlib.suppress(Exception):
+                loop.close()
+
+
+async def _as_coro(aw: Awaitable[Any]) -> Any:
+    return await aw
+
+
+def _set_result(fut: asyncio.Future[Any], result: Any) -> None:
+    if not fut.done():
+        fut.set_result(result)
+
+
+def _set_exception(fut: asyncio.Future[Any], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)

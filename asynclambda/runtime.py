@@ -1,0 +1,514 @@
+"""The Runtime: registers functions, owns the task group, wires the stages, shuts down in stages.
+
+::
+
+    rt = Runtime()
+
+    @rt.function(timeout=3, memory_mb=256)
+    async def resize(event, context): ...
+
+    async with rt:                                  # provisioned contexts are warm when this returns
+        result = await rt.invoke("resize", {"key": "a.jpg"})
+
+Shutdown, in stages: stop intake (new invokes raise ``RuntimeClosedError``), let in-flight
+invocations finish within the grace period, SHUTDOWN every context (2 s hook limit each), cancel
+the background tasks.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import itertools
+import random
+from collections.abc import Callable, Mapping
+from typing import Any, Literal, TypeVar, overload
+
+import anyio
+import anyio.abc
+import msgspec
+
+from . import _environ
+from .clock import RealClock
+from .config import DEFAULT_KEEP_ALIVE, SHUTDOWN_TIMEOUT, FunctionConfig
+from .errors import (
+    ConfigError,
+    InvalidRequestContentException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    RuntimeClosedError,
+)
+from .execution import Invocation
+from .functions import LATEST, Alias, FunctionEntry
+from .invocation import ClientContext, InvocationResult
+from .observability import Observer
+from .payloads import SYNC_REQUEST_LIMIT, decode_request, encode_request
+from .pool import KeepAlivePolicy, Limiter, VersionStatistics
+from .types import Clock
+
+__all__ = ["FunctionStatistics", "Runtime", "RuntimeStatistics"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+InvocationType = Literal["RequestResponse", "Event", "DryRun"]
+
+_NO_PAYLOAD: Any = object()
+_EMPTY_EVENT = b"{}"
+
+
+class FunctionStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of one function: its concurrency and each version's counters."""
+
+    name: str
+    reserved_concurrency: int | None
+    concurrent_executions: int
+    versions: dict[str, VersionStatistics]
+
+    def total(self, field: str) -> float:
+        """Sum of ``field`` (e.g. ``"invocations"``) over every version."""
+        return float(sum(getattr(v, field) for v in self.versions.values()))
+
+
+class RuntimeStatistics(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of the runtime: concurrency in use and every function's statistics."""
+
+    concurrency_limit: int
+    unreserved_concurrency_limit: int
+    unreserved_concurrency_in_use: int
+    concurrent_executions: int
+    functions: dict[str, FunctionStatistics]
+
+
+class _RequestIds:
+    """UUID-shaped request ids: a random per-runtime prefix and a counter.
+
+    A uuid4 costs an ``os.urandom`` call per invocation; this costs a string format. Ids are
+    unique within a runtime and random across runtimes, and look like Lambda's (8-4-4-4-12 hex,
+    version nibble 4, variant bits 10).
+    """
+
+    __slots__ = ("_count", "_prefix")
+
+    def __init__(self, rng: random.Random) -> None:
+        self._prefix = (f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-"
+                        f"4{rng.getrandbits(12):03x}-")
+        self._count = itertools.count(rng.getrandbits(40))
+
+    def __call__(self) -> str:
+        n = next(self._count)
+        return f"{self._prefix}{0x8000 | ((n >> 48) & 0x3FFF):04x}-{n & 0xFFFFFFFFFFFF:012x}"
+
+
+class Runtime:
+    """An in-process AWS Lambda: functions, execution contexts, invokes.
+
+    Parameters:
+        clock: time source for every timer (``VirtualClock`` in tests); default real time.
+        concurrency_limit: runtime-wide concurrent executions (Lambda's account limit, 1000).
+        keep_alive: seconds an idle context is kept, or a policy ``(config, idle) -> seconds``.
+        invocation_logs: emit START/END/REPORT records per invocation (off: they cost more than
+            a warm invoke; the CLI turns them on).
+        isolate_environment: give each execution context its function's environment variables
+            through ``os.environ`` (see ``asynclambda._environ``).
+        shutdown_grace: seconds in-flight invocations get to finish when the runtime closes.
+        region, account_id: used in ARNs (``arn:aws:lambda:local:000000000000:function:NAME``).
+        rng: randomness for request ids, log stream names and alias weights (inject for tests).
+    """
+
+    def __init__(self, *, clock: Clock | None = None, concurrency_limit: int = 1000,
+                 keep_alive: float | KeepAlivePolicy = DEFAULT_KEEP_ALIVE,
+                 invocation_logs: bool = False, isolate_environment: bool = True,
+                 shutdown_grace: float = 30.0, region: str = "local",
+                 account_id: str = "000000000000", rng: random.Random | None = None) -> None:
+        if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) \
+                or concurrency_limit < 1:
+            raise ConfigError("concurrency_limit", concurrency_limit, "must be a positive integer")
+        if not callable(keep_alive) and (isinstance(keep_alive, bool)
+                                         or not isinstance(keep_alive, int | float)
+                                         or keep_alive < 0):
+            raise ConfigError("keep_alive", keep_alive,
+                              "must be seconds >= 0 or a policy (config, idle) -> seconds")
+        if isinstance(shutdown_grace, bool) or not isinstance(shutdown_grace, int | float) \
+                or shutdown_grace < 0:
+            raise ConfigError("shutdown_grace", shutdown_grace, "must be seconds >= 0")
+        self.clock: Clock = clock if clock is not None else RealClock()
+        self.concurrency_limit = concurrency_limit
+        self._keep_alive = keep_alive
+        self.isolate_environment = isolate_environment
+        self.shutdown_grace = float(shutdown_grace)
+        self.shutdown_limit = SHUTDOWN_TIMEOUT
+        self.region = region
+        self.account_id = account_id
+        self.rng = rng if rng is not None else random.Random()
+        self.observer = Observer(invocation_logs)
+        self._request_id = _RequestIds(self.rng)
+        self._functions: dict[str, FunctionEntry] = {}
+        self._unreserved = Limiter(concurrency_limit,
+                                   "ConcurrentInvocationLimitExceeded")
+        self._tg: anyio.abc.TaskGroup | None = None
+        self._state: Literal["new", "running", "closing", "closed"] = "new"
+        self._idle_waiters = 0
+        self._idle_event: anyio.Event | None = None
+
+    # -- registration ---------------------------------------------------------------------------
+    @overload
+    def function(self, handler: F, /) -> F: ...
+    @overload
+    def function(self, *, name: str | None = None, **config: Any) -> Callable[[F], F]: ...
+
+    def function(self, handler: Any = None, /, *, name: str | None = None,  # type: ignore[misc]
+                 **config: Any) -> Any:
+        """Decorator: register the decorated callable as a function (named after it by default).
+
+        ``@rt.function`` or ``@rt.function(timeout=30, memory_mb=512, ...)``; the keywords are
+        :class:`~asynclambda.config.FunctionConfig` fields. Returns the callable unchanged.
+        """
+        def register(fn: F) -> F:
+            self.add_function(name or fn.__name__, fn, **config)
+            return fn
+
+        if handler is not None:
+            return register(handler)
+        return register
+
+    def add_function(self, name: str, handler: Any, **config: Any) -> FunctionConfig:
+        """Register a function: ``handler`` is a callable or a ``"module:func"`` string.
+
+        Raises ``ConfigError`` naming the field for any invalid value, and
+        ``ResourceConflictException`` if the name is taken.
+        """
+        unknown = set(config) - set(FunctionConfig.__struct_fields__)
+        if unknown:
+            field = sorted(unknown)[0]
+            raise ConfigError(field, config[field], "is not a function configuration field")
+        cfg = FunctionConfig(name=name, handler=handler, **config)
+        if name in self._functions:
+            raise ResourceConflictException(f"Function already exist: {name}")
+        self._check_reservation(name, cfg.reserved_concurrency)
+        entry = FunctionEntry(self, cfg, self._limiter_for(cfg.reserved_concurrency))
+        self._functions[name] = entry
+        self._rebalance()
+        if self._state == "running" and cfg.provisioned_concurrency:
+            self.spawn(entry.latest.provision)
+        return cfg
+
+    def update_function(self, name: str, **changes: Any) -> FunctionConfig:
+        """Change ``$LATEST``'s code or configuration; its contexts are replaced (as on Lambda)."""
+        entry = self._entry(name)
+        if "name" in changes:
+            raise ConfigError("name", changes["name"], "cannot be changed; add a new function")
+        new = entry.latest.config.replace(**changes)
+        if new.reserved_concurrency != entry.reserved_concurrency:
+            self._check_reservation(name, new.reserved_concurrency)
+        old = entry.latest
+        from .pool import ContextPool
+
+        entry.latest = ContextPool(self, entry, LATEST, new, entry.arn)
+        entry.versions[LATEST] = entry.latest
+        self._set_limiter(entry, new.reserved_concurrency)
+        if self._state == "running":
+            self.spawn(old.aclose)
+            if new.provisioned_concurrency:
+                self.spawn(entry.latest.provision)
+        return new
+
+    def put_function_concurrency(self, name: str, reserved: int | None) -> None:
+        """Set (or with ``None`` remove) a function's reserved concurrency."""
+        self.update_function(name, reserved_concurrency=reserved)
+
+    def remove_function(self, name: str) -> None:
+        """Delete a function and all its versions; idle contexts are shut down."""
+        entry = self._functions.pop(self._entry(name).name)
+        self._rebalance()
+        if self._state == "running":
+            for pool in entry.pools():
+                self.spawn(pool.aclose)
+
+    def publish_version(self, name: str, *, description: str = "",
+                        provisioned_concurrency: int = 0) -> str:
+        """Freeze ``$LATEST`` into a numbered version (``"1"``, ``"2"`` ...) and return it."""
+        entry = self._entry(name)
+        version = entry.publish(description, provisioned_concurrency)
+        if self._state == "running" and provisioned_concurrency:
+            self.spawn(entry.versions[version].provision)
+        return version
+
+    def create_alias(self, name: str, alias: str, function_version: str, *,
+                     routing: Mapping[str, float] | None = None,
+                     description: str = "") -> Alias:
+        """Point ``alias`` at a version, optionally routing a weight to a second version."""
+        return self._entry(name).set_alias(alias, function_version, routing, description)
+
+    update_alias = create_alias
+
+    def delete_alias(self, name: str, alias: str) -> None:
+        self._entry(name).delete_alias(alias)
+
+    def functions(self) -> list[str]:
+        """Names of the registered functions."""
+        return sorted(self._functions)
+
+    def get_function(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """The configuration of a function (``$LATEST`` or a version/alias)."""
+        entry = self._entry(name)
+        if qualifier is None:
+            return entry.config
+        pool, _ = entry.resolve(qualifier, random.Random(0))
+        return pool.config
+
+    # -- concurrency accounting -----------------------------------------------------------------
+    def _check_reservation(self, name: str, reserved: int | None) -> None:
+        if reserved is None:
+            return
+        others = sum(e.reserved_concurrency or 0 for n, e in self._functions.items()
+                     if n != name)
+        if others + reserved > self.concurrency_limit:
+            raise ConfigError("reserved_concurrency", reserved,
+                              f"the runtime's concurrency_limit is {self.concurrency_limit} and "
+                              f"{others} is already reserved by other functions")
+
+    def _limiter_for(self, reserved: int | None) -> Limiter:
+        if reserved is None:
+            return self._unreserved
+        return Limiter(reserved, "ReservedFunctionConcurrentInvocationLimitExceeded")
+
+    def _set_limiter(self, entry: FunctionEntry, reserved: int | None) -> None:
+        old = entry.limiter
+        if reserved is not None and old is not self._unreserved:
+            old.limit = reserved
+        elif reserved is not None or old is not self._unreserved:
+            new = self._limiter_for(reserved)
+            moving = entry.in_flight()
+            old.in_use -= moving
+            new.in_use += moving
+            entry.limiter = new
+        self._rebalance()
+
+    def _rebalance(self) -> None:
+        reserved = sum(e.reserved_concurrency or 0 for e in self._functions.values())
+        self._unreserved.limit = self.concurrency_limit - reserved
+
+    def keep_alive_for(self, config: FunctionConfig, idle: int) -> float:
+        ka = self._keep_alive
+        return ka(config, idle) if callable(ka) else float(ka)
+
+    # -- invoking -------------------------------------------------------------------------------
+    async def invoke(self, function_name: str, payload: Any = _NO_PAYLOAD, *,
+                     qualifier: str | None = None,
+                     invocation_type: InvocationType = "RequestResponse",
+                     client_context: Mapping[str, Any] | str | None = None) -> InvocationResult:
+        """Invoke a function, as Lambda's Invoke API does.
+
+        ``payload`` is any JSON-encodable value, or ``bytes`` holding a JSON document; the handler
+        gets its own decoded copy. ``RequestResponse`` waits for the result (a function error is
+        still a result: ``function_error`` is set); ``DryRun`` only validates (204).
+
+        Raises ``ResourceNotFoundException``, ``InvalidRequestContentException``,
+        ``RequestTooLargeException``, ``TooManyRequestsException`` or ``RuntimeClosedError``.
+        """
+        if self._state != "running":
+            raise self._not_running()
+        entry = self._functions.get(function_name)
+        if entry is None or qualifier is not None:
+            entry, qualifier = self._lookup(function_name, qualifier)
+        pool, invoked_arn = entry.resolve(qualifier, self.rng)
+        raw = encode_request(_EMPTY_EVENT if payload is _NO_PAYLOAD else payload,
+                             SYNC_REQUEST_LIMIT)
+        event = decode_request(raw)
+        if invocation_type == "RequestResponse":
+            cc = None if client_context is None else _client_context(client_context)
+            return await pool.invoke(Invocation(event, self._request_id(), client_context=cc,
+                                                invoked_arn=invoked_arn))
+        if invocation_type == "DryRun":
+            return InvocationResult(status_code=204, raw_payload=b"",
+                                    request_id=self._request_id(),
+                                    executed_version=None)
+        raise InvalidRequestContentException(
+            f"invocation_type {invocation_type!r} is not supported here: use "
+            "'RequestResponse' or 'DryRun'")
+
+    def _lookup(self, function_name: str, qualifier: str | None) -> tuple[FunctionEntry, str | None]:
+        """Accept a name, ``name:qualifier``, or a (partial) ARN, like Lambda's FunctionName."""
+        name = function_name
+        if name.startswith("arn:"):
+            parts = name.split(":")
+            # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
+            if len(parts) < 7 or parts[5] != "function":
+                raise ResourceNotFoundException(f"Function not found: {function_name}")
+            name = parts[6]
+            if len(parts) > 7:
+                qualifier = _same_qualifier(qualifier, parts[7], function_name)
+        elif ":" in name:
+            name, _, q = name.partition(":")
+            qualifier = _same_qualifier(qualifier, q, function_name)
+        entry = self._functions.get(name)
+        if entry is None:
+            raise ResourceNotFoundException(
+                f"Function not found: {self.function_arn(name)}")
+        return entry, qualifier
+
+    def _entry(self, name: str) -> FunctionEntry:
+        entry = self._functions.get(name)
+        if entry is None:
+            entry, _ = self._lookup(name, None)
+        return entry
+
+    def _not_running(self) -> RuntimeClosedError:
+        if self._state == "new":
+            return RuntimeClosedError("the runtime is not started: use 'async with runtime:' "
+                                      "(or 'await runtime.start()') before invoking")
+        return RuntimeClosedError(f"the runtime is {self._state}: it accepts no new invocations")
+
+    # -- naming ---------------------------------------------------------------------------------
+    def function_arn(self, name: str, qualifier: str | None = None) -> str:
+        arn = f"arn:aws:lambda:{self.region}:{self.account_id}:function:{name}"
+        return f"{arn}:{qualifier}" if qualifier else arn
+
+    def new_log_stream_name(self, version: str) -> str:
+        day = _dt.datetime.fromtimestamp(self.clock.time(), _dt.UTC).strftime("%Y/%m/%d")
+        return f"{day}/[{version}]{self.rng.getrandbits(128):032x}"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    async def __aenter__(self) -> Runtime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.aclose(exc_info)
+
+    async def start(self) -> None:
+        """Start the runtime; returns once every provisioned context is initialised."""
+        if self._state != "new":
+            raise RuntimeClosedError(f"the runtime was already started (it is {self._state})")
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        self._state = "running"
+        if self.isolate_environment:
+            _environ.install()
+        try:
+            async with anyio.create_task_group() as tg:
+                for entry in self._functions.values():
+                    for pool in entry.pools():
+                        if pool.config.provisioned_concurrency:
+                            tg.start_soon(pool.provision)
+        except BaseException as exc:
+            await self.aclose((type(exc), exc, exc.__traceback__))
+            raise
+
+    async def aclose(self, exc_info: Any = (None, None, None)) -> None:
+        """Stop intake, drain in-flight invocations (grace period), SHUTDOWN every context."""
+        if self._state in ("new", "closed"):
+            self._state = "closed"
+            return
+        if self._state == "closing":
+            return
+        self._state = "closing"
+        tg = self._tg
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._drain(self.shutdown_grace)
+                pools = [p for e in self._functions.values() for p in e.pools()]
+                for pool in pools:
+                    if pool.in_flight:
+                        pool.kill_all()
+                async with anyio.create_task_group() as closing:
+                    for pool in pools:
+                        closing.start_soon(pool.aclose)
+        finally:
+            self._state = "closed"
+            if self.isolate_environment:
+                _environ.uninstall()
+            if tg is not None:
+                tg.cancel_scope.cancel()
+                await tg.__aexit__(*exc_info)
+
+    async def _drain(self, grace: float) -> None:
+        if self._in_flight() == 0:
+            return
+        deadline = self.clock.now() + grace
+        done = anyio.Event()
+
+        async def wait() -> None:
+            await self.wait_idle()
+            done.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(wait)
+
+            async def timer() -> None:
+                await self.clock.sleep_until(deadline)
+                tg.cancel_scope.cancel()
+
+            tg.start_soon(timer)
+            await done.wait()
+            tg.cancel_scope.cancel()
+
+    def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` in the runtime's task group (background work: shutdowns, inits)."""
+        tg = self._tg
+        if tg is None or self._state == "closed":
+            return
+        tg.start_soon(fn, *args)
+
+    # -- waiting and statistics -----------------------------------------------------------------
+    def _in_flight(self) -> int:
+        return sum(e.in_flight() for e in self._functions.values())
+
+    async def wait_idle(self) -> None:
+        """Return once no invocation is in flight anywhere in the runtime."""
+        while self._in_flight():
+            if self._idle_event is None:
+                self._idle_event = anyio.Event()
+            event = self._idle_event
+            self._idle_waiters += 1
+            try:
+                await event.wait()
+            finally:
+                self._idle_waiters -= 1
+
+    def _maybe_idle(self) -> None:
+        if self._idle_event is not None and not self._in_flight():
+            self._idle_event.set()
+            self._idle_event = None
+
+    def statistics(self) -> RuntimeStatistics:
+        """A snapshot of every counter (tests and benchmarks read this, not private state)."""
+        functions = {}
+        for name, entry in self._functions.items():
+            functions[name] = FunctionStatistics(
+                name=name, reserved_concurrency=entry.reserved_concurrency,
+                concurrent_executions=entry.in_flight(),
+                versions={v: p.statistics() for v, p in entry.versions.items()})
+        return RuntimeStatistics(
+            concurrency_limit=self.concurrency_limit,
+            unreserved_concurrency_limit=self._unreserved.limit,
+            unreserved_concurrency_in_use=self._unreserved.in_use,
+            concurrent_executions=self._in_flight(),
+            functions=functions)
+
+    def __repr__(self) -> str:
+        return f"<Runtime {self._state} functions={len(self._functions)} clock={self.clock!r}>"
+
+
+def _same_qualifier(given: str | None, embedded: str, full: str) -> str:
+    if given is not None and given != embedded:
+        raise InvalidRequestContentException(
+            f"The derived qualifier from the function name does not match the specified "
+            f"qualifier ({full!r} vs qualifier={given!r})")
+    return embedded
+
+
+def _client_context(value: Mapping[str, Any] | str) -> ClientContext | None:
+    """Accept a dict, or Lambda's wire form: base64-encoded JSON (as boto3 sends it)."""
+    if isinstance(value, str):
+        try:
+            value = msgspec.json.decode(base64.b64decode(value, validate=True))
+        except Exception as exc:
+            raise InvalidRequestContentException(
+                f"Client context must be a valid Base64-encoded JSON object: {exc}") from None
+    if not isinstance(value, Mapping):
+        raise InvalidRequestContentException("Client context must be a JSON object")
+    return ClientContext.from_dict(dict(value))
