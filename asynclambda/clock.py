@@ -201,6 +201,7 @@ class VirtualClock:
 
     async def advance_to_next(self) -> bool:
         """Jump to the next timer and run it (and any due at the same instant)."""
+        await self.settle()  # work that is runnable now may still arm a sooner timer
         nxt = self.next_deadline()
         if nxt is None:
             await self.settle()
@@ -216,6 +217,7 @@ class VirtualClock:
         """
         steps = 0
         while True:
+            await self.settle()  # work that is runnable now may still arm a sooner timer
             nxt = self.next_deadline()
             if nxt is None or (until is not None and nxt > until):
                 if until is not None and until > self._now:

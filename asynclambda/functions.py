@@ -51,6 +51,8 @@ class FunctionEntry:
         self.latest = ContextPool(runtime, self, LATEST, config, self.arn)
         self.versions: dict[str, ContextPool] = {LATEST: self.latest}
         self.aliases: dict[str, Alias] = {}
+        #: Replaced ``$LATEST`` pools that may still have invocations in flight.
+        self.retired: list[ContextPool] = []
         self._next_version = 1
 
     @property
@@ -65,7 +67,18 @@ class FunctionEntry:
         return list(self.versions.values())
 
     def in_flight(self) -> int:
-        return sum(p.in_flight for p in self.versions.values())
+        if self.retired:
+            self.retired = [p for p in self.retired if p.in_flight]
+        return (sum(p.in_flight for p in self.versions.values())
+                + sum(p.in_flight for p in self.retired))
+
+    def replace_latest(self, config: FunctionConfig) -> None:
+        """New ``$LATEST`` code/config: a new pool; the old one drains and shuts down."""
+        old = self.latest
+        if old.in_flight:
+            self.retired.append(old)
+        self.latest = ContextPool(self.runtime, self, LATEST, config, self.arn)
+        self.versions[LATEST] = self.latest
 
     # -- resolving a qualifier ------------------------------------------------------------------
     def resolve(self, qualifier: str | None, rng: random.Random) -> tuple[ContextPool, str | None]:

@@ -39,7 +39,7 @@ from .errors import (
     RuntimeClosedError,
 )
 from .execution import Invocation
-from .functions import LATEST, Alias, FunctionEntry
+from .functions import Alias, FunctionEntry
 from .invocation import ClientContext, InvocationResult
 from .observability import Observer
 from .payloads import SYNC_REQUEST_LIMIT, decode_request, encode_request
@@ -200,10 +200,7 @@ class Runtime:
         if new.reserved_concurrency != entry.reserved_concurrency:
             self._check_reservation(name, new.reserved_concurrency)
         old = entry.latest
-        from .pool import ContextPool
-
-        entry.latest = ContextPool(self, entry, LATEST, new, entry.arn)
-        entry.versions[LATEST] = entry.latest
+        entry.replace_latest(new)
         self._set_limiter(entry, new.reserved_concurrency)
         if self._state == "running":
             self.spawn(old.aclose)
@@ -212,8 +209,14 @@ class Runtime:
         return new
 
     def put_function_concurrency(self, name: str, reserved: int | None) -> None:
-        """Set (or with ``None`` remove) a function's reserved concurrency."""
-        self.update_function(name, reserved_concurrency=reserved)
+        """Set (or with ``None`` remove) a function's reserved concurrency.
+
+        Like Lambda's PutFunctionConcurrency this changes no code, so warm contexts are kept.
+        """
+        entry = self._entry(name)
+        self._check_reservation(entry.name, reserved)
+        entry.latest.config = entry.latest.config.replace(reserved_concurrency=reserved)
+        self._set_limiter(entry, reserved)
 
     def remove_function(self, name: str) -> None:
         """Delete a function and all its versions; idle contexts are shut down."""
@@ -407,9 +410,13 @@ class Runtime:
             return
         self._state = "closing"
         tg = self._tg
+        failing = exc_info[0] is not None
         try:
             with anyio.CancelScope(shield=True):
-                await self._drain(self.shutdown_grace)
+                # A clean exit drains in-flight invocations; an exception leaving the body (the
+                # application is failing) does not wait for them.
+                if not failing:
+                    await self._drain(self.shutdown_grace)
                 pools = [p for e in self._functions.values() for p in e.pools()]
                 for pool in pools:
                     if pool.in_flight:
@@ -423,7 +430,10 @@ class Runtime:
                 _environ.uninstall()
             if tg is not None:
                 tg.cancel_scope.cancel()
-                await tg.__aexit__(*exc_info)
+                # Not the body's exception: anyio would wrap it in an ExceptionGroup, and the
+                # caller's own exception must come out of ``async with`` unchanged. A failed
+                # background task still raises here, loudly.
+                await tg.__aexit__(None, None, None)
 
     async def _drain(self, grace: float) -> None:
         if self._in_flight() == 0:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 # Hypothesis profiles: "ci" is the default (fast, for 2 cores); "thorough" is selected with
@@ -14,3 +15,18 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=20, deadline=None)
 settings.load_profile(os.environ.get("ASYNCLAMBDA_HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """asynclambda targets asyncio (and uvloop); the anyio pytest plugin runs tests on it."""
+    return "asyncio"
+
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+
+
+@pytest.fixture
+def fixtures_dir() -> str:
+    """Directory of handler files the tests load by path."""
+    return FIXTURES

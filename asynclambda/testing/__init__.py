@@ -1,0 +1,1 @@
+"""Testing kit: virtual time, conformance suites for backends, and (soon) idempotency checks."""
