@@ -27,10 +27,13 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+import msgspec
+
 from . import _environ
 from .handlers import HandlerLoadError, ThreadRunner, drive, is_async_callable, load_handler
 from .invocation import ClientContext, ContextInfo, InvocationResult, LambdaContext
-from .payloads import RESPONSE_LIMIT, MarshalError, encode, encode_response
+from .events import decoder_for, event_type_for
+from .payloads import RESPONSE_LIMIT, MarshalError, decode, encode, encode_response
 
 if TYPE_CHECKING:
     from .pool import ContextPool
@@ -56,14 +59,24 @@ class InitFailure(Exception):
         self.stack_trace = stack_trace
 
 
+#: ``Invocation.event`` before anything decoded the raw payload.
+UNDECODED: Final[Any] = object()
+
+
 class Invocation:
-    """One request on its way through the pipeline (the envelope, not the handler's view)."""
+    """One request on its way through the pipeline (the envelope, not the handler's view).
 
-    __slots__ = ("attempt", "client_context", "event", "invoked_arn", "request_id")
+    ``raw`` is the JSON payload; ``event`` its generic decoding when a caller already made one
+    (the execution context decodes ``raw`` itself otherwise, into the handler's declared event
+    Struct when it has one).
+    """
 
-    def __init__(self, event: Any, request_id: str, *, attempt: int = 1,
+    __slots__ = ("attempt", "client_context", "event", "invoked_arn", "raw", "request_id")
+
+    def __init__(self, raw: bytes, request_id: str, *, event: Any = UNDECODED, attempt: int = 1,
                  client_context: ClientContext | None = None,
                  invoked_arn: str | None = None) -> None:
+        self.raw = raw
         self.event = event
         self.request_id = request_id
         self.attempt = attempt
@@ -74,9 +87,10 @@ class Invocation:
 class ExecutionContext:
     """One Lambda execution environment: a loaded handler that serves one invocation at a time."""
 
-    __slots__ = ("_tmp_dir", "alive", "busy", "cold", "cv", "deadline", "expires_at", "handler",
-                 "id", "info", "init_duration", "invocations", "is_async", "module", "pool",
-                 "provisioned", "runner", "task", "timed_out", "waiter")
+    __slots__ = ("_tmp_dir", "alive", "busy", "cold", "cv", "deadline", "event_decoder",
+                 "expires_at", "handler", "id", "info", "init_duration", "invocations",
+                 "is_async", "module", "pool", "provisioned", "runner", "task", "timed_out",
+                 "waiter")
 
     def __init__(self, pool: ContextPool, seq: int, *, provisioned: bool = False) -> None:
         self.pool = pool
@@ -88,6 +102,8 @@ class ExecutionContext:
         self.alive = True
         self.busy = False
         self.handler: Any = None
+        #: Decodes the raw payload: the generic JSON decoder, or one for the handler's event Struct.
+        self.event_decoder: Any = decode
         self.is_async = True
         self.runner: ThreadRunner | None = None
         self.module: Any = None
@@ -137,6 +153,9 @@ class ExecutionContext:
                 else:
                     self.handler = config.handler
                 self.is_async = is_async_callable(self.handler)
+                event_type = event_type_for(self.handler)
+                if event_type is not None:
+                    self.event_decoder = decoder_for(event_type).decode
                 if not self.is_async:
                     self.runner = ThreadRunner(f"asynclambda:{self.id}", cv)
                 if config.init is not None:
@@ -207,12 +226,25 @@ class ExecutionContext:
         function_error: str | None = None
         error: BaseException | None = None
         result: Any = None
+        event = inv.event
+        if event is UNDECODED or self.event_decoder is not decode:
+            try:
+                event = self.event_decoder(inv.raw)
+            except msgspec.DecodeError as exc:
+                self.busy = False
+                self.invocations += 1
+                return InvocationResult(
+                    status_code=200, request_id=inv.request_id, executed_version=pool.version_name,
+                    raw_payload=_error_payload("Runtime.UnmarshalError",
+                                               f"Unable to unmarshal input: {exc}", [],
+                                               inv.request_id),
+                    function_error="Unhandled", cold_start=cold)
         pool.watch(self)
         try:
             if self.runner is None:
-                result = await self._run_async(inv.event, lctx)
+                result = await self._run_async(event, lctx)
             else:
-                result = await self._run_thread(inv.event, lctx)
+                result = await self._run_thread(event, lctx)
         except asyncio.CancelledError:
             pool.unwatch(self)
             if not self.timed_out:

@@ -38,13 +38,13 @@ from .errors import (
     ResourceNotFoundException,
     RuntimeClosedError,
 )
-from .execution import Invocation
+from .execution import UNDECODED, Invocation
 from .functions import Alias, FunctionEntry
 from .invocation import ClientContext, InvocationResult
 from .observability import Observer
 from .payloads import SYNC_REQUEST_LIMIT, decode_request, encode_request
 from .pool import KeepAlivePolicy, Limiter, VersionStatistics
-from .types import Clock
+from .types import Clock, Component
 
 __all__ = ["FunctionStatistics", "Runtime", "RuntimeStatistics"]
 
@@ -148,6 +148,7 @@ class Runtime:
         self._state: Literal["new", "running", "closing", "closed"] = "new"
         self._idle_waiters = 0
         self._idle_event: anyio.Event | None = None
+        self._components: list[Component] = []
 
     # -- registration ---------------------------------------------------------------------------
     @overload
@@ -258,6 +259,14 @@ class Runtime:
         pool, _ = entry.resolve(qualifier, random.Random(0))
         return pool.config
 
+    def add_component(self, component: Component) -> None:
+        """Start ``component`` with the runtime (now, if it is already running) and stop it first
+        when the runtime closes. Event source pollers, schedulers and queue workers are components.
+        """
+        self._components.append(component)
+        if self._state == "running":
+            self.spawn(component.start, self)
+
     # -- concurrency accounting -----------------------------------------------------------------
     def _check_reservation(self, name: str, reserved: int | None) -> None:
         if reserved is None:
@@ -314,13 +323,16 @@ class Runtime:
         if entry is None or qualifier is not None:
             entry, qualifier = self._lookup(function_name, qualifier)
         pool, invoked_arn = entry.resolve(qualifier, self.rng)
-        raw = encode_request(_EMPTY_EVENT if payload is _NO_PAYLOAD else payload,
-                             SYNC_REQUEST_LIMIT)
-        event = decode_request(raw)
+        if payload is _NO_PAYLOAD:
+            payload = _EMPTY_EVENT
+        raw = encode_request(payload, SYNC_REQUEST_LIMIT)
+        # Bytes from outside may not be JSON: check now (Lambda rejects them before running).
+        event = (decode_request(raw) if isinstance(payload, bytes | bytearray | memoryview)
+                 else UNDECODED)
         if invocation_type == "RequestResponse":
             cc = None if client_context is None else _client_context(client_context)
-            return await pool.invoke(Invocation(event, self._request_id(), client_context=cc,
-                                                invoked_arn=invoked_arn))
+            return await pool.invoke(Invocation(raw, self._request_id(), event=event,
+                                                client_context=cc, invoked_arn=invoked_arn))
         if invocation_type == "DryRun":
             return InvocationResult(status_code=204, raw_payload=b"",
                                     request_id=self._request_id(),
@@ -397,6 +409,8 @@ class Runtime:
                     for pool in entry.pools():
                         if pool.config.provisioned_concurrency:
                             tg.start_soon(pool.provision)
+            for component in list(self._components):
+                await component.start(self)
         except BaseException as exc:
             await self.aclose((type(exc), exc, exc.__traceback__))
             raise
@@ -413,8 +427,11 @@ class Runtime:
         failing = exc_info[0] is not None
         try:
             with anyio.CancelScope(shield=True):
-                # A clean exit drains in-flight invocations; an exception leaving the body (the
-                # application is failing) does not wait for them.
+                # Stage 1: stop intake (sources, schedules, queue workers), newest first.
+                for component in reversed(self._components):
+                    await component.aclose()
+                # Stage 2: a clean exit drains in-flight invocations; an exception leaving the
+                # body (the application is failing) does not wait for them.
                 if not failing:
                     await self._drain(self.shutdown_grace)
                 pools = [p for e in self._functions.values() for p in e.pools()]

@@ -18,6 +18,7 @@ __all__ = [
     "JSON",
     "AsyncHandler",
     "Clock",
+    "Component",
     "Handler",
     "HandlerSpec",
     "InitHook",
@@ -77,3 +78,15 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Return after ``seconds`` of this clock's time."""
         ...
+
+
+@runtime_checkable
+class Component(Protocol):
+    """Something the runtime starts and stops with itself: an event source poller, a scheduler,
+    an async event queue worker. ``start`` returns once it is ready (it may spawn background work
+    with ``runtime.spawn``); ``aclose`` stops its intake (first stage of the runtime's shutdown,
+    before in-flight invocations drain)."""
+
+    async def start(self, runtime: Any) -> None: ...
+
+    async def aclose(self) -> None: ...
