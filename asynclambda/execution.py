@@ -30,9 +30,9 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from . import _environ
+from .events import decoder_for, event_type_for
 from .handlers import HandlerLoadError, ThreadRunner, drive, is_async_callable, load_handler
 from .invocation import ClientContext, ContextInfo, InvocationResult, LambdaContext
-from .events import decoder_for, event_type_for
 from .payloads import RESPONSE_LIMIT, MarshalError, decode, encode, encode_response
 
 if TYPE_CHECKING:
