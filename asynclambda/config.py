@@ -18,6 +18,7 @@ from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE",
+    "EventInvokeConfig",
     "RESERVED_ENVIRONMENT_KEYS",
     "FunctionConfig",
     "validate_function_name",
@@ -164,3 +165,23 @@ def _check_environment(env: object) -> Mapping[str, str]:
         raise ConfigError("environment", f"{size} bytes",
                           f"must total at most {ENVIRONMENT_SIZE_LIMIT} bytes (Lambda's limit)")
     return MappingProxyType(dict(env))
+
+
+class EventInvokeConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """How asynchronous (``Event``) invocations of a function are retried and where they end.
+
+    Lambda's ``PutFunctionEventInvokeConfig``: ``maximum_retry_attempts`` 0-2 (default 2) for
+    function errors (timeouts included), ``maximum_event_age`` 60 s - 6 h (default 6 h) for how
+    long an event may wait and be retried; ``on_success`` / ``on_failure`` destinations (a
+    destination object, a callable, or ``"function:NAME"``), checked when registered.
+    """
+
+    maximum_retry_attempts: int = 2
+    maximum_event_age: float = 21_600.0
+    on_success: Any = None
+    on_failure: Any = None
+
+    def __post_init__(self) -> None:
+        _check_number("maximum_retry_attempts", self.maximum_retry_attempts, 0, 2, "attempts",
+                      integer=True)
+        _check_number("maximum_event_age", self.maximum_event_age, 60, 21_600, "seconds")
