@@ -18,8 +18,8 @@ from .errors import ConfigError
 
 __all__ = [
     "DEFAULT_KEEP_ALIVE",
-    "EventInvokeConfig",
     "RESERVED_ENVIRONMENT_KEYS",
+    "EventInvokeConfig",
     "FunctionConfig",
     "validate_function_name",
 ]
