@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any, Literal, TextIO
 
@@ -187,8 +188,11 @@ def configure_logging(fmt: Literal["text", "json"] = "text", *, stream: TextIO |
     if fmt == "json":
         handler.setFormatter(_JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter(
-            "[%(levelname)s]\t%(asctime)s\t%(aws_request_id)s\t%(message)s"))
+        formatter = logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S")
+        formatter.converter = time.gmtime  # Lambda's timestamps are UTC
+        handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "_asynclambda", False)]
     handler._asynclambda = True  # type: ignore[attr-defined]
