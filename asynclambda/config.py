@@ -92,6 +92,9 @@ class FunctionConfig(msgspec.Struct, frozen=True, kw_only=True):
     init_timeout: float = INIT_TIMEOUT
     description: str = ""
     recursive_loop: Literal["Terminate", "Allow"] = "Terminate"
+    #: Where failed asynchronous events go (Lambda's DeadLetterConfig): a queue destination, a
+    #: callable, ... (resolved with ``asynclambda.destinations.as_destination``).
+    dead_letter_queue: Any = None
 
     def __post_init__(self) -> None:
         validate_function_name(self.name)

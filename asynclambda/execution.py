@@ -34,6 +34,7 @@ from .events import decoder_for, event_type_for
 from .handlers import HandlerLoadError, ThreadRunner, drive, is_async_callable, load_handler
 from .invocation import ClientContext, ContextInfo, InvocationResult, LambdaContext
 from .payloads import RESPONSE_LIMIT, MarshalError, decode, encode, encode_response
+from .signals import Retry
 
 if TYPE_CHECKING:
     from .pool import ContextPool
@@ -71,12 +72,15 @@ class Invocation:
     Struct when it has one).
     """
 
-    __slots__ = ("attempt", "client_context", "event", "invoked_arn", "raw", "request_id")
+    __slots__ = ("attempt", "client_context", "event", "invoked_arn", "lineage", "raw",
+                 "request_id")
 
     def __init__(self, raw: bytes, request_id: str, *, event: Any = UNDECODED, attempt: int = 1,
                  client_context: ClientContext | None = None,
-                 invoked_arn: str | None = None) -> None:
+                 invoked_arn: str | None = None, lineage: Any = None) -> None:
         self.raw = raw
+        #: The event chain this invocation belongs to (``{function: hops}``), for the loop guard.
+        self.lineage = lineage
         self.event = event
         self.request_id = request_id
         self.attempt = attempt
@@ -223,7 +227,9 @@ class ExecutionContext:
         lctx = LambdaContext(self.info, inv.request_id, deadline, cold_start=cold,
                              attempt=inv.attempt, client_context=inv.client_context,
                              invoked_function_arn=inv.invoked_arn)
+        lctx._lineage = inv.lineage
         function_error: str | None = None
+        retry_delay: float | None = None
         error: BaseException | None = None
         result: Any = None
         event = inv.event
@@ -269,6 +275,8 @@ class ExecutionContext:
             raw = self._timeout_payload(inv.request_id)
             function_error = "Unhandled"
         elif error is not None:
+            if isinstance(error, Retry):
+                retry_delay = error.delay
             if isinstance(error, SystemExit):
                 self.discard()  # the "process" exited: Lambda starts a new environment
                 raw = _error_payload("Runtime.ExitError",
@@ -292,12 +300,15 @@ class ExecutionContext:
                         f"Response payload size exceeded maximum allowed payload size "
                         f"({RESPONSE_LIMIT} bytes).", [], inv.request_id)
                     function_error = "Unhandled"
-        return InvocationResult(
+        out = InvocationResult(
             status_code=200, raw_payload=raw, request_id=inv.request_id,
             executed_version=pool.version_name, function_error=function_error, cold_start=cold,
             duration_ms=(end - start) * 1000.0,
             init_duration_ms=(self.init_duration * 1000.0
                               if cold and self.init_duration is not None else None))
+        if retry_delay is not None:
+            out.retry_delay = retry_delay
+        return out
 
     async def _run_async(self, event: Any, lctx: LambdaContext) -> Any:
         cv = self.cv

@@ -93,8 +93,8 @@ class LambdaContext:
     context lives in a shared :class:`ContextInfo` and is read through properties.
     """
 
-    __slots__ = ("_deadline", "_info", "attempt", "aws_request_id", "client_context",
-                 "cold_start", "identity", "invoked_function_arn")
+    __slots__ = ("_deadline", "_info", "_lineage", "attempt", "aws_request_id",
+                 "client_context", "cold_start", "identity", "invoked_function_arn")
 
     def __init__(self, info: ContextInfo, request_id: str, deadline: float, *,
                  cold_start: bool = False, attempt: int = 1,
@@ -103,6 +103,7 @@ class LambdaContext:
                  invoked_function_arn: str | None = None) -> None:
         self._info = info
         self._deadline = deadline
+        self._lineage: Any = None
         self.aws_request_id = request_id
         self.cold_start = cold_start
         self.attempt = attempt
@@ -169,7 +170,7 @@ class InvocationResult:
 
     __slots__ = ("__dict__", "billed_duration_ms", "cold_start", "duration_ms",
                  "executed_version", "function_error", "init_duration_ms", "raw_payload",
-                 "request_id", "status_code")
+                 "request_id", "retry_delay", "status_code")
 
     def __init__(self, *, status_code: int, raw_payload: bytes, request_id: str,
                  executed_version: str | None, function_error: str | None = None,
@@ -185,6 +186,8 @@ class InvocationResult:
         # Lambda bills in 1 ms steps, rounding up.
         self.billed_duration_ms = math.ceil(duration_ms) if duration_ms > 0 else 0
         self.init_duration_ms = init_duration_ms
+        #: Set when the handler raised ``Retry(delay=...)`` (used by asynchronous invocation).
+        self.retry_delay: float | None = None
 
     @cached_property
     def payload(self) -> Any:

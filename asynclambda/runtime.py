@@ -30,7 +30,10 @@ import msgspec
 
 from . import _environ
 from .clock import RealClock
-from .config import DEFAULT_KEEP_ALIVE, SHUTDOWN_TIMEOUT, FunctionConfig
+from .config import DEFAULT_KEEP_ALIVE, SHUTDOWN_TIMEOUT, EventInvokeConfig, FunctionConfig
+from .destinations import as_destination
+from .dispatch import AsyncDispatcher, AsyncStatistics, EventQueue, MemoryEventQueue, QueuedEvent
+from .dispatch import delivery_lineage as _delivery_lineage
 from .errors import (
     ConfigError,
     InvalidRequestContentException,
@@ -38,11 +41,11 @@ from .errors import (
     ResourceNotFoundException,
     RuntimeClosedError,
 )
-from .execution import UNDECODED, Invocation
-from .functions import Alias, FunctionEntry
+from .execution import UNDECODED, Invocation, current_invocation
+from .functions import LATEST, Alias, FunctionEntry
 from .invocation import ClientContext, InvocationResult
 from .observability import Observer
-from .payloads import SYNC_REQUEST_LIMIT, decode_request, encode_request
+from .payloads import ASYNC_REQUEST_LIMIT, SYNC_REQUEST_LIMIT, decode_request, encode_request
 from .pool import KeepAlivePolicy, Limiter, VersionStatistics
 from .types import Clock, Component
 
@@ -52,6 +55,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 InvocationType = Literal["RequestResponse", "Event", "DryRun"]
 
 _NO_PAYLOAD: Any = object()
+_EVENT_INVOKE_KEYS = ("event_invoke", "maximum_retry_attempts", "maximum_event_age",
+                      "on_success", "on_failure")
+_DEFAULT_EVENT_INVOKE = EventInvokeConfig()
 _EMPTY_EVENT = b"{}"
 
 
@@ -62,6 +68,8 @@ class FunctionStatistics(msgspec.Struct, frozen=True, kw_only=True):
     reserved_concurrency: int | None
     concurrent_executions: int
     versions: dict[str, VersionStatistics]
+    #: Asynchronous (``Event``) invocations: received, succeeded, failed, dropped, retries ...
+    async_invocations: AsyncStatistics = msgspec.field(default_factory=AsyncStatistics)
 
     def total(self, field: str) -> float:
         """Sum of ``field`` (e.g. ``"invocations"``) over every version."""
@@ -112,13 +120,16 @@ class Runtime:
         shutdown_grace: seconds in-flight invocations get to finish when the runtime closes.
         region, account_id: used in ARNs (``arn:aws:lambda:local:000000000000:function:NAME``).
         rng: randomness for request ids, log stream names and alias weights (inject for tests).
+        event_queue: where asynchronous (``Event``) invocations wait; default an in-memory
+            :class:`~asynclambda.dispatch.MemoryEventQueue` holding up to 100 000 events.
     """
 
     def __init__(self, *, clock: Clock | None = None, concurrency_limit: int = 1000,
                  keep_alive: float | KeepAlivePolicy = DEFAULT_KEEP_ALIVE,
                  invocation_logs: bool = False, isolate_environment: bool = True,
                  shutdown_grace: float = 30.0, region: str = "local",
-                 account_id: str = "000000000000", rng: random.Random | None = None) -> None:
+                 account_id: str = "000000000000", rng: random.Random | None = None,
+                 event_queue: EventQueue | None = None) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) \
                 or concurrency_limit < 1:
             raise ConfigError("concurrency_limit", concurrency_limit, "must be a positive integer")
@@ -149,6 +160,13 @@ class Runtime:
         self._idle_waiters = 0
         self._idle_event: anyio.Event | None = None
         self._components: list[Component] = []
+        self._event_configs: dict[tuple[str, str | None], EventInvokeConfig] = {}
+        queue = event_queue if event_queue is not None else MemoryEventQueue()
+        bind = getattr(queue, "bind", None)
+        if bind is not None:
+            bind(self.clock)
+        self.dispatcher = AsyncDispatcher(self, queue)
+        self._components.append(self.dispatcher)
 
     # -- registration ---------------------------------------------------------------------------
     @overload
@@ -177,6 +195,7 @@ class Runtime:
         Raises ``ConfigError`` naming the field for any invalid value, and
         ``ResourceConflictException`` if the name is taken.
         """
+        event_invoke = {k: config.pop(k) for k in _EVENT_INVOKE_KEYS if k in config}
         unknown = set(config) - set(FunctionConfig.__struct_fields__)
         if unknown:
             field = sorted(unknown)[0]
@@ -185,8 +204,14 @@ class Runtime:
         if name in self._functions:
             raise ResourceConflictException(f"Function already exist: {name}")
         self._check_reservation(name, cfg.reserved_concurrency)
+        if cfg.dead_letter_queue is not None:
+            cfg = cfg.replace(dead_letter_queue=as_destination(
+                cfg.dead_letter_queue, self, field="dead_letter_queue"))
+        invoke_config = self._event_invoke_config(name, event_invoke) if event_invoke else None
         entry = FunctionEntry(self, cfg, self._limiter_for(cfg.reserved_concurrency))
         self._functions[name] = entry
+        if invoke_config is not None:
+            self._event_configs[(name, None)] = invoke_config
         self._rebalance()
         if self._state == "running" and cfg.provisioned_concurrency:
             self.spawn(entry.latest.provision)
@@ -259,6 +284,66 @@ class Runtime:
         pool, _ = entry.resolve(qualifier, random.Random(0))
         return pool.config
 
+    def put_function_event_invoke_config(self, name: str, qualifier: str | None = None,
+                                         **settings: Any) -> EventInvokeConfig:
+        """Configure asynchronous invocation of a function (or one version/alias of it).
+
+        ``maximum_retry_attempts`` (0-2), ``maximum_event_age`` (60-21600 s), ``on_success`` and
+        ``on_failure`` (a destination, a callable, or ``"function:NAME"``: checked now, so an
+        unknown target is a ``ConfigError`` here rather than a lost record later).
+        """
+        entry = self._entry(name)
+        if qualifier is not None and qualifier not in entry.versions \
+                and qualifier not in entry.aliases:
+            raise ResourceNotFoundException(f"Function not found: {entry.arn}:{qualifier}")
+        config = self._event_invoke_config(entry.name, settings)
+        self._event_configs[(entry.name, qualifier)] = config
+        return config
+
+    def _event_invoke_config(self, name: str, settings: Mapping[str, Any]) -> EventInvokeConfig:
+        given = settings.get("event_invoke")
+        if given is not None:
+            if isinstance(given, EventInvokeConfig):
+                base = given
+            elif isinstance(given, Mapping):
+                base = EventInvokeConfig(**given)
+            else:
+                raise ConfigError("event_invoke", given, "must be an EventInvokeConfig or a dict")
+            settings = {k: v for k, v in settings.items() if k != "event_invoke"}
+            values = {f: getattr(base, f) for f in EventInvokeConfig.__struct_fields__}
+            values.update(settings)
+        else:
+            values = dict(settings)
+        unknown = set(values) - set(EventInvokeConfig.__struct_fields__)
+        if unknown:
+            field = sorted(unknown)[0]
+            raise ConfigError(field, values[field], "is not an event invoke configuration field")
+        config = EventInvokeConfig(**values)
+        resolved = {}
+        for field in ("on_success", "on_failure"):
+            target = getattr(config, field)
+            if target is not None:
+                resolved[field] = as_destination(target, self, field=field)
+        return msgspec.structs.replace(config, **resolved) if resolved else config
+
+    def event_invoke_config(self, name: str, qualifier: str | None = None) -> EventInvokeConfig:
+        """The asynchronous invocation settings in force for ``name`` (and ``qualifier``)."""
+        config = self._event_configs.get((name, qualifier))
+        if config is None and qualifier is not None:
+            config = self._event_configs.get((name, None))
+        return config if config is not None else _DEFAULT_EVENT_INVOKE
+
+    def dead_letter_queue(self, name: str, qualifier: str | None = None) -> Any:
+        """The dead-letter destination of ``name`` at ``qualifier`` (``None`` if none)."""
+        entry = self._functions.get(name)
+        if entry is None:
+            return None
+        pool = entry.versions.get(qualifier or LATEST)
+        if pool is None:
+            alias = entry.aliases.get(qualifier or "")
+            pool = entry.versions.get(alias.function_version) if alias else entry.latest
+        return (pool or entry.latest).config.dead_letter_queue
+
     def add_component(self, component: Component) -> None:
         """Start ``component`` with the runtime (now, if it is already running) and stop it first
         when the runtime closes. Event source pollers, schedulers and queue workers are components.
@@ -325,6 +410,8 @@ class Runtime:
         pool, invoked_arn = entry.resolve(qualifier, self.rng)
         if payload is _NO_PAYLOAD:
             payload = _EMPTY_EVENT
+        if invocation_type == "Event":
+            return await self._invoke_event(entry, qualifier, payload, client_context)
         raw = encode_request(payload, SYNC_REQUEST_LIMIT)
         # Bytes from outside may not be JSON: check now (Lambda rejects them before running).
         event = (decode_request(raw) if isinstance(payload, bytes | bytearray | memoryview)
@@ -338,8 +425,35 @@ class Runtime:
                                     request_id=self._request_id(),
                                     executed_version=None)
         raise InvalidRequestContentException(
-            f"invocation_type {invocation_type!r} is not supported here: use "
-            "'RequestResponse' or 'DryRun'")
+            f"invocation_type {invocation_type!r} is not supported: use 'RequestResponse', "
+            "'Event' or 'DryRun'")
+
+    async def _invoke_event(self, entry: FunctionEntry, qualifier: str | None, payload: Any,
+                            client_context: Mapping[str, Any] | str | None) -> InvocationResult:
+        """Accept an asynchronous invocation: validate, queue, and answer 202 at once."""
+        if qualifier is not None and qualifier not in entry.versions \
+                and qualifier not in entry.aliases:
+            raise ResourceNotFoundException(f"Function not found: {entry.arn}:{qualifier}")
+        raw = encode_request(payload, ASYNC_REQUEST_LIMIT)
+        if isinstance(payload, bytes | bytearray | memoryview):
+            decode_request(raw)
+        cc = None
+        if client_context is not None:
+            parsed = _client_context(client_context)
+            cc = {"client": parsed.client, "custom": parsed.custom,
+                  "env": parsed.env} if parsed else None
+        # The loop guard: the chain this invoke continues (from inside a handler, or from a
+        # destination delivery), one more hop for this function.
+        parent = current_invocation.get()
+        lineage = parent._lineage if parent is not None else _delivery_lineage.get()
+        chain = dict(lineage) if lineage else {}
+        chain[entry.name] = chain.get(entry.name, 0) + 1
+        request_id = self._request_id()
+        await self.dispatcher.accept(QueuedEvent(
+            request_id=request_id, function=entry.name, qualifier=qualifier, payload=raw,
+            enqueued_at=self.clock.time(), chain=chain, client_context=cc))
+        return InvocationResult(status_code=202, raw_payload=b"", request_id=request_id,
+                                executed_version=None)
 
     def _lookup(self, function_name: str, qualifier: str | None) -> tuple[FunctionEntry, str | None]:
         """Accept a name, ``name:qualifier``, or a (partial) ARN, like Lambda's FunctionName."""
@@ -485,8 +599,15 @@ class Runtime:
         return sum(e.in_flight() for e in self._functions.values())
 
     async def wait_idle(self) -> None:
-        """Return once no invocation is in flight anywhere in the runtime."""
-        while self._in_flight():
+        """Return once no invocation is in flight and no asynchronous event is queued.
+
+        Queued retries count: with a real clock this waits for them (minutes, by Lambda's
+        policy); with a ``VirtualClock`` use ``clock.run_until_idle()`` to move time instead.
+        """
+        while self._in_flight() or self.dispatcher.busy:
+            if self.dispatcher.busy:
+                await self.dispatcher.wait_idle()
+                continue
             if self._idle_event is None:
                 self._idle_event = anyio.Event()
             event = self._idle_event
@@ -508,7 +629,8 @@ class Runtime:
             functions[name] = FunctionStatistics(
                 name=name, reserved_concurrency=entry.reserved_concurrency,
                 concurrent_executions=entry.in_flight(),
-                versions={v: p.statistics() for v, p in entry.versions.items()})
+                versions={v: p.statistics() for v, p in entry.versions.items()},
+                async_invocations=self.dispatcher.statistics(name))
         return RuntimeStatistics(
             concurrency_limit=self.concurrency_limit,
             unreserved_concurrency_limit=self._unreserved.limit,

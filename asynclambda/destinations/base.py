@@ -82,6 +82,17 @@ class QueueDestination:
         await self.backend.send(self.queue, _encode(record).decode(),
                                 message_attributes=dict(attrs) if attrs else None)
 
+    async def deliver_dead_letter(self, body: bytes,
+                                  attributes: Mapping[str, Mapping[str, str]]) -> None:
+        """A dead letter as Lambda sends it to SQS: the original event as the body, with the
+        ``RequestID`` / ``ErrorCode`` / ``ErrorMessage`` message attributes."""
+        from asynclambda.sources.queue import MessageAttributeValue
+
+        attrs = {name: MessageAttributeValue(data_type=a["dataType"],
+                                             string_value=a["stringValue"])
+                 for name, a in attributes.items()}
+        await self.backend.send(self.queue, body.decode(), message_attributes=attrs)
+
     def __repr__(self) -> str:
         return f"QueueDestination(queue={self.queue!r})"
 

@@ -173,7 +173,8 @@ def test_no_context_ever_runs_two_invocations(arrivals: list[tuple[float, float]
                 assert duration >= timeout
                 outcomes["timeout"] += 1
             else:
-                assert duration < timeout or duration == 0
+                # A handler finishing exactly at its deadline may win the tie; later never does.
+                assert duration <= timeout
                 outcomes["ok"] += 1
 
         async with rt:
