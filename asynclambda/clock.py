@@ -13,13 +13,61 @@ together.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import heapq
 import itertools
+import threading
 import time as _time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["RealClock", "TimerHandle", "VirtualClock"]
+__all__ = ["RealClock", "TimerHandle", "VirtualClock", "thread_work"]
+
+
+class _ThreadWork:
+    """Process-wide registry of jobs running on threads (plain ``def`` handlers' threads).
+
+    ``VirtualClock`` cannot see work on threads by watching the event loop; before it moves time
+    it waits (in real time, bounded) for these jobs, so a plain handler that finishes in a few
+    real milliseconds is not overtaken by a virtual deadline.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ids = itertools.count()
+        self.pending: set[int] = set()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def begin(self) -> int:
+        with self._lock:
+            token = next(self._ids)
+            self.pending.add(token)
+            return token
+
+    def end(self, token: int) -> None:
+        with self._lock:
+            self.pending.discard(token)
+            waiters, self._waiters = self._waiters, []
+        for loop, fut in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(_resolve, fut)
+
+    async def wait_changed(self, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        with self._lock:
+            self._waiters.append((loop, fut))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fut, timeout)
+
+
+def _resolve(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)
+
+
+#: Jobs running on execution contexts' threads (see :class:`VirtualClock`).
+thread_work = _ThreadWork()
 
 
 class TimerHandle:
@@ -105,11 +153,18 @@ class VirtualClock:
     ``await clock.advance_to_next()`` jumps straight to the next timer (returns ``False`` if none);
     ``await clock.run_until_idle()`` jumps from timer to timer until nothing is scheduled (bounded).
     ``await clock.settle()`` only lets the loop run until every task is blocked.
+
+    Work running on execution contexts' threads (plain ``def`` handlers) is waited for, in real
+    time, up to ``thread_wait`` seconds before time moves; a job still running after that is
+    treated as stuck (a test of an overrunning handler) and not waited for again.
     """
 
-    def __init__(self, start: float = 0.0, *, epoch: float = DEFAULT_VIRTUAL_EPOCH) -> None:
+    def __init__(self, start: float = 0.0, *, epoch: float = DEFAULT_VIRTUAL_EPOCH,
+                 thread_wait: float = 1.0) -> None:
         self._now = float(start)
         self._epoch = float(epoch)
+        self.thread_wait = thread_wait
+        self._stuck: set[int] = set()
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
 
@@ -161,6 +216,21 @@ class VirtualClock:
         On the default asyncio loop this watches the loop's ready queue; on other loops (uvloop)
         it yields a fixed number of times. Work running on threads is not waited for.
         """
+        await self._settle_loop()
+        while True:
+            waiting = thread_work.pending - self._stuck
+            if not waiting:
+                return
+            deadline = _time.monotonic() + self.thread_wait
+            while waiting and _time.monotonic() < deadline:
+                await thread_work.wait_changed(deadline - _time.monotonic())
+                await self._settle_loop()
+                waiting = thread_work.pending - self._stuck
+            if waiting:
+                self._stuck |= waiting  # still running: stuck on purpose; don't wait again
+                return
+
+    async def _settle_loop(self) -> None:
         loop = asyncio.get_running_loop()
         ready = getattr(loop, "_ready", None)
         if ready is None:

@@ -31,7 +31,14 @@ import msgspec
 
 from . import _environ
 from .events import decoder_for, event_type_for
-from .handlers import HandlerLoadError, ThreadRunner, drive, is_async_callable, load_handler
+from .handlers import (
+    HandlerExit,
+    HandlerLoadError,
+    ThreadRunner,
+    drive,
+    is_async_callable,
+    load_handler,
+)
 from .invocation import ClientContext, ContextInfo, InvocationResult, LambdaContext
 from .payloads import RESPONSE_LIMIT, MarshalError, decode, encode, encode_response
 from .signals import Retry
@@ -277,7 +284,7 @@ class ExecutionContext:
         elif error is not None:
             if isinstance(error, Retry):
                 retry_delay = error.delay
-            if isinstance(error, SystemExit):
+            if isinstance(error, SystemExit | HandlerExit):
                 self.discard()  # the "process" exited: Lambda starts a new environment
                 raw = _error_payload("Runtime.ExitError",
                                      f"RequestId: {inv.request_id} Error: Runtime exited with "

@@ -32,8 +32,18 @@ from contextvars import Context
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HandlerLoadError", "LoadedSpec", "ThreadRunner", "drive", "is_async_callable",
+from asynclambda.clock import thread_work
+
+__all__ = ["HandlerExit", "HandlerLoadError", "LoadedSpec", "ThreadRunner", "drive", "is_async_callable",
            "load_handler", "resolve_spec"]
+
+
+class HandlerExit(Exception):
+    """A plain handler called ``sys.exit()`` on its thread (Lambda's ``Runtime.ExitError``)."""
+
+    def __init__(self, code: Any) -> None:
+        super().__init__(f"exit status {code}")
+        self.code = code
 
 
 class HandlerLoadError(Exception):
@@ -254,7 +264,8 @@ class ThreadRunner:
     def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
         """Run ``fn(*args)`` on the thread (inside ``ctx``); a future for the runtime's loop."""
         fut: asyncio.Future[Any] = self._loop.create_future()
-        self._jobs.put((fn, args, fut))
+        # Registered before the thread picks it up, so a VirtualClock never misses it.
+        self._jobs.put((fn, args, fut, thread_work.begin()))
         return fut
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -278,7 +289,7 @@ class ThreadRunner:
                 job = self._jobs.get()
                 if job is _STOP:
                     return
-                fn, args, fut = job
+                fn, args, fut, token = job
                 # A handler may have run asyncio.run(), which unsets the thread's loop.
                 asyncio.set_event_loop(loop)
                 try:
@@ -286,8 +297,12 @@ class ThreadRunner:
                     if inspect.isawaitable(result):
                         result = self.ctx.run(loop.run_until_complete, _as_coro(result))
                 except BaseException as exc:
-                    if isinstance(exc, KeyboardInterrupt | SystemExit) and not fut.done():
-                        exc = RuntimeError(f"handler raised {type(exc).__name__}")
+                    # Never hand SystemExit/KeyboardInterrupt to the runtime's loop: asyncio
+                    # would stop the loop with them.
+                    if isinstance(exc, SystemExit):
+                        exc = HandlerExit(exc.code)
+                    elif isinstance(exc, KeyboardInterrupt):
+                        exc = RuntimeError("handler raised KeyboardInterrupt")
                     try:
                         post(_set_exception, fut, exc)
                     except RuntimeError:  # the runtime's loop is closed: nobody is waiting
@@ -297,7 +312,9 @@ class ThreadRunner:
                         post(_set_result, fut, result)
                     except RuntimeError:
                         return
-                del job, fn, args, fut
+                finally:
+                    thread_work.end(token)
+                del job, fn, args, fut, token
         finally:
             with contextlib.suppress(Exception):
                 loop.close()
