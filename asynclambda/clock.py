@@ -18,7 +18,7 @@ import heapq
 import itertools
 import threading
 import time as _time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 __all__ = ["RealClock", "TimerHandle", "VirtualClock", "thread_work"]
@@ -165,6 +165,7 @@ class VirtualClock:
         self._epoch = float(epoch)
         self.thread_wait = thread_wait
         self._stuck: set[int] = set()
+        self._timer_added: asyncio.Event | None = None
         self._timers: list[tuple[float, int, TimerHandle]] = []
         self._seq = itertools.count()
 
@@ -177,8 +178,11 @@ class VirtualClock:
 
     # -- timers -----------------------------------------------------------------------------
     def call_at(self, when: float, callback: Callable[[], Any]) -> TimerHandle:
+        """Run ``callback`` once virtual time reaches ``when``."""
         handle = TimerHandle(when, callback)
         heapq.heappush(self._timers, (when, next(self._seq), handle))
+        if self._timer_added is not None:
+            self._timer_added.set()
         return handle
 
     async def sleep_until(self, deadline: float) -> None:
@@ -302,6 +306,34 @@ class VirtualClock:
                     f"run_until_idle: still {self.pending()} timer(s) after {steps} jumps; "
                     "pass until=... for periodic timers"
                 )
+
+    @contextlib.asynccontextmanager
+    async def autojump(self) -> AsyncIterator[VirtualClock]:
+        """Within this block, whenever every task is blocked, jump to the next timer.
+
+        Like trio's ``MockClock(autojump_threshold=0)``: code that waits on this clock finishes
+        without anyone calling :meth:`advance` (handy to close a runtime whose in-flight work
+        waits on virtual time). Tasks waiting on real time or I/O do not stop the jumps.
+        """
+        task = asyncio.get_running_loop().create_task(self._autojump())
+        try:
+            yield self
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _autojump(self) -> None:
+        while True:
+            await self.settle()
+            if self.next_deadline() is None:
+                self._timer_added = asyncio.Event()
+                try:
+                    await self._timer_added.wait()
+                finally:
+                    self._timer_added = None
+                continue
+            await self.advance_to_next()
 
     def _drop_cancelled(self) -> None:
         timers = self._timers
