@@ -183,8 +183,12 @@ class InvocationResult:
         self.function_error = function_error
         self.cold_start = cold_start
         self.duration_ms = duration_ms
-        # Lambda bills in 1 ms steps, rounding up.
-        self.billed_duration_ms = math.ceil(duration_ms) if duration_ms > 0 else 0
+        # Lambda bills in 1 ms steps, rounding up (a run bills at least 1 ms). Rounding to the
+        # nanosecond first keeps float noise (200.00000000000003) from costing a whole ms.
+        if status_code == 200:
+            self.billed_duration_ms = max(1, math.ceil(round(duration_ms, 6)))
+        else:
+            self.billed_duration_ms = 0
         self.init_duration_ms = init_duration_ms
         #: Set when the handler raised ``Retry(delay=...)`` (used by asynchronous invocation).
         self.retry_delay: float | None = None

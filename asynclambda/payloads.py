@@ -65,6 +65,8 @@ def encode_request(payload: Any, limit: int = SYNC_REQUEST_LIMIT, operation: str
     if isinstance(payload, bytes | bytearray | memoryview):
         raw = bytes(payload)
     else:
+        if not _plain(payload):
+            _reject_sets(payload)
         try:
             raw = encode(payload)
         except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
@@ -75,6 +77,21 @@ def encode_request(payload: Any, limit: int = SYNC_REQUEST_LIMIT, operation: str
             f"Request must be smaller than {limit} bytes for the {operation} operation "
             f"(got {len(raw)} bytes)")
     return raw
+
+
+def _reject_sets(obj: Any) -> None:
+    """Sets are not JSON: msgspec would write them as arrays in hash order (not reproducible)."""
+    stack = [obj]
+    while stack:
+        o = stack.pop()
+        if isinstance(o, set | frozenset):
+            raise InvalidRequestContentException(
+                f"Could not serialize request payload: Object of type {type(o).__name__} is not "
+                "JSON serializable")
+        if isinstance(o, dict):
+            stack.extend(o.values())
+        elif isinstance(o, list | tuple):
+            stack.extend(o)
 
 
 def decode_request(raw: bytes) -> Any:

@@ -274,7 +274,10 @@ class ContextPool:
         """The environment a context sees over the process's: the function's and Lambda's own."""
         config = self.config
         overlay: dict[str, Any] = dict(config.environment)
-        spec = self._spec if isinstance(self._spec, LoadedSpec) else None
+        try:
+            spec = self.loaded_spec()
+        except HandlerLoadError:
+            spec = None  # INIT reports it right after
         overlay.update({
             "AWS_LAMBDA_FUNCTION_NAME": config.name,
             "AWS_LAMBDA_FUNCTION_VERSION": self.version_name,

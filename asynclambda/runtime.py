@@ -196,10 +196,7 @@ class Runtime:
         ``ResourceConflictException`` if the name is taken.
         """
         event_invoke = {k: config.pop(k) for k in _EVENT_INVOKE_KEYS if k in config}
-        unknown = set(config) - set(FunctionConfig.__struct_fields__)
-        if unknown:
-            field = sorted(unknown)[0]
-            raise ConfigError(field, config[field], "is not a function configuration field")
+        _check_fields(config, FunctionConfig, "a function configuration field")
         cfg = FunctionConfig(name=name, handler=handler, **config)
         if name in self._functions:
             raise ResourceConflictException(f"Function already exist: {name}")
@@ -217,11 +214,12 @@ class Runtime:
             self.spawn(entry.latest.provision)
         return cfg
 
-    def update_function(self, name: str, **changes: Any) -> FunctionConfig:
+    def update_function(self, name: str, /, **changes: Any) -> FunctionConfig:
         """Change ``$LATEST``'s code or configuration; its contexts are replaced (as on Lambda)."""
         entry = self._entry(name)
         if "name" in changes:
             raise ConfigError("name", changes["name"], "cannot be changed; add a new function")
+        _check_fields(changes, FunctionConfig, "a function configuration field")
         new = entry.latest.config.replace(**changes)
         if new.reserved_concurrency != entry.reserved_concurrency:
             self._check_reservation(name, new.reserved_concurrency)
@@ -281,7 +279,10 @@ class Runtime:
         entry = self._entry(name)
         if qualifier is None:
             return entry.config
-        pool, _ = entry.resolve(qualifier, random.Random(0))
+        alias = entry.aliases.get(qualifier)
+        if alias is not None:  # the alias's own version, whatever its routing weights
+            return entry.versions[alias.function_version].config
+        pool, _ = entry.resolve(qualifier, self.rng)
         return pool.config
 
     def put_function_event_invoke_config(self, name: str, qualifier: str | None = None,
@@ -314,10 +315,7 @@ class Runtime:
             values.update(settings)
         else:
             values = dict(settings)
-        unknown = set(values) - set(EventInvokeConfig.__struct_fields__)
-        if unknown:
-            field = sorted(unknown)[0]
-            raise ConfigError(field, values[field], "is not an event invoke configuration field")
+        _check_fields(values, EventInvokeConfig, "an event invoke configuration field")
         config = EventInvokeConfig(**values)
         resolved = {}
         for field in ("on_success", "on_failure"):
@@ -456,19 +454,31 @@ class Runtime:
                                 executed_version=None)
 
     def _lookup(self, function_name: str, qualifier: str | None) -> tuple[FunctionEntry, str | None]:
-        """Accept a name, ``name:qualifier``, or a (partial) ARN, like Lambda's FunctionName."""
+        """Accept a name, ``name:qualifier``, a full ARN or a partial one
+        (``ACCOUNT:function:NAME[:QUALIFIER]``), like Lambda's FunctionName parameter."""
+        if not isinstance(function_name, str):
+            raise ResourceNotFoundException(f"Function not found: {function_name!r}")
         name = function_name
+        parts = name.split(":")
         if name.startswith("arn:"):
-            parts = name.split(":")
             # arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]
-            if len(parts) < 7 or parts[5] != "function":
+            if (len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function"
+                    or parts[3] != self.region or parts[4] != self.account_id):
                 raise ResourceNotFoundException(f"Function not found: {function_name}")
             name = parts[6]
-            if len(parts) > 7:
+            if len(parts) == 8:
                 qualifier = _same_qualifier(qualifier, parts[7], function_name)
-        elif ":" in name:
-            name, _, q = name.partition(":")
+        elif len(parts) >= 3 and parts[1] == "function":
+            if len(parts) > 4 or parts[0] != self.account_id:
+                raise ResourceNotFoundException(f"Function not found: {function_name}")
+            name = parts[2]
+            if len(parts) == 4:
+                qualifier = _same_qualifier(qualifier, parts[3], function_name)
+        elif len(parts) == 2:
+            name, q = parts
             qualifier = _same_qualifier(qualifier, q, function_name)
+        elif len(parts) > 2:
+            raise ResourceNotFoundException(f"Function not found: {function_name}")
         entry = self._functions.get(name)
         if entry is None:
             raise ResourceNotFoundException(
@@ -640,6 +650,14 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"<Runtime {self._state} functions={len(self._functions)} clock={self.clock!r}>"
+
+
+def _check_fields(values: Mapping[str, Any], struct: type[msgspec.Struct], what: str) -> None:
+    """Unknown keywords are configuration errors naming the keyword, not TypeErrors."""
+    unknown = set(values) - set(struct.__struct_fields__)
+    if unknown:
+        field = sorted(unknown)[0]
+        raise ConfigError(field, values[field], f"is not {what}")
 
 
 def _same_qualifier(given: str | None, embedded: str, full: str) -> str:

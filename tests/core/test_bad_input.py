@@ -75,7 +75,6 @@ async def test_unknown_function_by_arn_is_resource_not_found() -> None:
             await rt.invoke("arn:aws:lambda:local:000000000000:layer:fn")  # not a function ARN
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Runtime._lookup ignores the ARN's region and account")
 async def test_arn_of_another_region_or_account_is_resource_not_found() -> None:
     rt = al.Runtime()
     rt.add_function("fn", _handler)
@@ -84,9 +83,6 @@ async def test_arn_of_another_region_or_account_is_resource_not_found() -> None:
             await rt.invoke("arn:aws:lambda:eu-west-1:123456789012:function:fn")
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: Runtime._lookup's docstring promises partial ARNs "
-                          "(ACCOUNT:function:NAME, as Lambda accepts) but parses them as name:qualifier")
 async def test_partial_arn_resolves_like_lambdas() -> None:
     rt = al.Runtime()
     rt.add_function("fn", lambda e, c: c.function_name)
@@ -94,8 +90,6 @@ async def test_partial_arn_resolves_like_lambdas() -> None:
         assert (await rt.invoke("000000000000:function:fn")).payload == "fn"
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: a non-str function name raises AttributeError from Runtime._lookup")
 async def test_function_name_that_is_not_a_string_is_a_clear_error() -> None:
     rt = al.Runtime()
     async with rt:
@@ -207,9 +201,6 @@ def test_update_function_validates_the_new_config() -> None:
     assert rt.get_function("fn").timeout == 5  # unchanged
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: Runtime.update_function lets msgspec raise TypeError for an "
-                          "unknown keyword instead of ConfigError (add_function checks it)")
 def test_update_function_unknown_keyword_is_a_config_error() -> None:
     rt = al.Runtime()
     rt.add_function("fn", _handler)
@@ -217,9 +208,6 @@ def test_update_function_unknown_keyword_is_a_config_error() -> None:
         rt.update_function("fn", timout=3)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: Runtime.update_function's first parameter is called 'name', so "
-                          "name=... is a TypeError and its 'cannot be changed' check is unreachable")
 def test_update_function_cannot_rename() -> None:
     rt = al.Runtime()
     rt.add_function("fn", _handler)
@@ -292,9 +280,6 @@ async def test_unencodable_payload_names_the_type(payload: object) -> None:
             await rt.invoke("fn", payload)
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: payloads.encode_request encodes a set as a JSON array (in "
-                          "hash order) instead of rejecting it as non-JSON")
 @pytest.mark.parametrize("payload", [{"b", "a"}, {"tags": frozenset({"x"})}],
                          ids=["set", "nested-frozenset"])
 async def test_set_payload_is_invalid_request_content(payload: object) -> None:

@@ -84,9 +84,6 @@ async def test_module_body_of_a_handler_file_sees_it(fixtures_dir: str) -> None:
     assert at_import["_HANDLER"] == spec
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: ExecutionContext.init builds the overlay before the handler "
-                          "string is resolved, so the first context has no LAMBDA_TASK_ROOT")
 async def test_lambda_task_root_is_set_from_the_first_context(fixtures_dir: str) -> None:
     rt = al.Runtime()
     rt.add_function("fn", f"{fixtures_dir}/env_handler.py:handler")

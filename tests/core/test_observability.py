@@ -158,9 +158,6 @@ async def test_init_errors_are_logged_even_when_records_are_off(fixtures_dir: st
     }]
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: InvocationResult bills ceil(float noise): a 200.00 ms duration "
-                          "measured as 200.00000000000003 ms is billed 201 ms")
 async def test_billed_duration_is_the_reported_duration_rounded_up() -> None:
     clock = al.VirtualClock()
     rt = al.Runtime(clock=clock)

@@ -155,10 +155,6 @@ def test_get_function_by_alias_gives_the_primary_version() -> None:
     assert rt.get_function("fn", "prod").timeout == 7
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="BUG: Runtime.get_function resolves an alias through its weighted "
-                          "routing (with random.Random(0)), so a heavy weight returns the "
-                          "extra version's config instead of the alias's own version")
 def test_get_function_by_weighted_alias_ignores_the_routing() -> None:
     rt = al.Runtime()
     _two_versions(rt)
