@@ -18,7 +18,7 @@ reused warm, scaled out under load and reaped when idle, with Lambda's names, li
 from __future__ import annotations
 
 from .clock import RealClock, VirtualClock
-from .config import FunctionConfig
+from .config import EventInvokeConfig, FunctionConfig
 from .errors import (
     AsyncLambdaError,
     ConfigError,
@@ -37,6 +37,7 @@ from .invocation import ClientContext, CognitoIdentity, InvocationResult, Lambda
 from .observability import configure_logging
 from .pool import VersionStatistics
 from .runtime import FunctionStatistics, Runtime, RuntimeStatistics
+from .signals import Retry
 from .types import Clock
 
 __version__ = "0.1.0.dev0"
@@ -47,6 +48,7 @@ __all__ = [
     "Clock",
     "CognitoIdentity",
     "ConfigError",
+    "EventInvokeConfig",
     "FunctionConfig",
     "FunctionError",
     "FunctionStatistics",
@@ -59,6 +61,7 @@ __all__ = [
     "RequestTooLargeException",
     "ResourceConflictException",
     "ResourceNotFoundException",
+    "Retry",
     "Runtime",
     "RuntimeClosedError",
     "RuntimeStatistics",
