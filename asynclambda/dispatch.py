@@ -315,6 +315,7 @@ class AsyncDispatcher:
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._idle: asyncio.Event | None = None
+        self._finishing: set[str] = set()
         #: Records no destination accepted after every attempt: ``(destination, record)``.
         self.undeliverable: deque[tuple[str, dict[str, Any]]] = deque(maxlen=1000)
 
@@ -427,8 +428,17 @@ class AsyncDispatcher:
         c.in_flight += 1
         try:
             await self._attempt(event, c)
+        except asyncio.CancelledError:
+            # Cut off at shutdown (past the grace period): counted, never silently gone.
+            if event.request_id not in self._finishing:
+                c.dropped += 1
+                self.runtime.observer.warning(
+                    "asynchronous event cut off at shutdown", function=event.function,
+                    request_id=event.request_id)
+            raise
         finally:
             c.in_flight -= 1
+            self._finishing.discard(event.request_id)
 
     async def _attempt(self, event: QueuedEvent, c: _Counters) -> None:
         rt = self.runtime
@@ -504,6 +514,7 @@ class AsyncDispatcher:
     async def _finish(self, event: QueuedEvent, config: EventInvokeConfig, condition: str,
                       c: _Counters, result: InvocationResult | None = None) -> None:
         rt = self.runtime
+        self._finishing.add(event.request_id)  # counted below, whatever happens next
         token = delivery_lineage.set(event.chain)
         try:
             if condition == "Success":

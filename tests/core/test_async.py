@@ -418,3 +418,49 @@ async def test_unknown_function_or_qualifier_is_refused_for_event_invokes() -> N
             await rt.invoke("fn", qualifier="prod", invocation_type="Event")
         with pytest.raises(al.InvalidRequestContentException):
             await rt.invoke("fn", b"{not json", invocation_type="Event")
+
+
+async def test_closing_lets_in_flight_async_invocations_finish() -> None:
+    clock = al.VirtualClock()
+    successes = RecordingDestination()
+    rt = make(clock, shutdown_grace=30)
+    finished: list[float] = []
+
+    @rt.function(timeout=60, on_success=successes)
+    async def slow(event: object, context: object) -> str:
+        await clock.sleep(10)
+        finished.append(clock.now())
+        return "done"
+
+    async def move_time() -> None:
+        await clock.advance(10)
+
+    async with rt:
+        await rt.invoke("slow", invocation_type="Event")
+        await clock.settle()  # started, now waiting 10 virtual seconds
+        asyncio.get_running_loop().create_task(move_time())
+    assert finished == [10.0]  # the close waited for it (within the 30 s grace)
+    assert len(successes.records) == 1
+    stats = rt.statistics().functions["slow"].async_invocations
+    assert (stats.succeeded, stats.dropped, stats.in_flight) == (1, 0, 0)
+
+
+async def test_in_flight_async_invocation_past_the_grace_period_is_counted_not_lost() -> None:
+    clock = al.VirtualClock()
+    rt = make(clock, shutdown_grace=5)
+
+    @rt.function(timeout=600)
+    async def stuck(event: object, context: object) -> None:
+        await clock.sleep(500)
+
+    async def move_time() -> None:
+        await clock.advance(5)
+
+    async with rt:
+        await rt.invoke("stuck", invocation_type="Event")
+        await clock.settle()
+        asyncio.get_running_loop().create_task(move_time())
+    stats = rt.statistics().functions["stuck"].async_invocations
+    assert stats.in_flight == 0
+    assert stats.received == stats.succeeded + stats.failed + stats.dropped
+    assert stats.dropped == 1
