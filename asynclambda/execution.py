@@ -24,6 +24,7 @@ import inspect
 import shutil
 import tempfile
 import traceback
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -54,6 +55,21 @@ current_invocation: contextvars.ContextVar[LambdaContext | None] = contextvars.C
 
 _TIMED_OUT: Final = object()
 _set_current = current_invocation.set
+_current_task = asyncio.current_task
+_Coroutine: Final = types.CoroutineType
+_encode = encode
+_FLAT: Final = frozenset({str, int, bool, type(None)})
+
+
+def _flat(d: dict[Any, Any]) -> bool:
+    """A small dict of str keys and str/int/bool/None values: encodes the same everywhere."""
+    flat = _FLAT
+    for k, v in d.items():  # noqa: SIM110 - a plain loop beats all(<genexpr>) here
+        if type(k) is not str or type(v) not in flat:
+            return False
+    return True
+
+
 _NO_STATE: Final = object()
 
 
@@ -82,7 +98,7 @@ class Invocation:
     __slots__ = ("attempt", "client_context", "event", "invoked_arn", "lineage", "raw",
                  "request_id")
 
-    def __init__(self, raw: bytes, request_id: str, *, event: Any = UNDECODED, attempt: int = 1,
+    def __init__(self, raw: bytes, request_id: str, event: Any = UNDECODED, attempt: int = 1,
                  client_context: ClientContext | None = None,
                  invoked_arn: str | None = None, lineage: Any = None) -> None:
         self.raw = raw
@@ -221,22 +237,22 @@ class ExecutionContext:
 
         Raises only ``CancelledError`` when the *caller* is cancelled (the context is then reset).
         """
+        # This is the warm path: every line below runs once per invocation, so attribute
+        # lookups are hoisted, constructors take positional arguments, and the async handler is
+        # stepped right here (no extra coroutine frame, no task).
         if self.busy:  # the core invariant; a violation is an asynclambda bug, loudly
             raise AssertionError(f"execution context {self.id} asked to run two invocations")
         self.busy = True
         pool = self.pool
-        clock = pool.clock
-        start = clock.now()
+        now = pool.now
+        start = now()
         deadline = self.deadline = start + pool.timeout
         self.timed_out = False
         cold = self.cold
         self.cold = False
-        lctx = LambdaContext(self.info, inv.request_id, deadline, cold_start=cold,
-                             attempt=inv.attempt, client_context=inv.client_context,
-                             invoked_function_arn=inv.invoked_arn)
-        lctx._lineage = inv.lineage
-        function_error: str | None = None
-        retry_delay: float | None = None
+        request_id = inv.request_id
+        lctx = LambdaContext(self.info, request_id, deadline, cold, inv.attempt,
+                             inv.client_context, inv.invoked_arn, inv.lineage)
         error: BaseException | None = None
         result: Any = None
         event = inv.event
@@ -247,15 +263,20 @@ class ExecutionContext:
                 self.busy = False
                 self.invocations += 1
                 return InvocationResult(
-                    status_code=200, request_id=inv.request_id, executed_version=pool.version_name,
+                    status_code=200, request_id=request_id, executed_version=pool.version_name,
                     raw_payload=_error_payload("Runtime.UnmarshalError",
                                                f"Unable to unmarshal input: {exc}", [],
-                                               inv.request_id),
+                                               request_id),
                     function_error="Unhandled", cold_start=cold)
         pool.watch(self)
         try:
             if self.runner is None:
-                result = await self._run_async(event, lctx)
+                cv = self.cv
+                self.task = _current_task()
+                cv.run(_set_current, lctx)
+                result = cv.run(self.handler, event, lctx)
+                if type(result) is _Coroutine or inspect.isawaitable(result):
+                    result = await drive(cv, result)
             else:
                 result = await self._run_thread(event, lctx)
         except asyncio.CancelledError:
@@ -270,60 +291,61 @@ class ExecutionContext:
             error = exc
         else:
             pool.unwatch(self)
-        end = clock.now()
+        end = now()
         self.busy = False
         self.invocations += 1
 
-        if self.timed_out:
-            if self.runner is not None:
-                self.abandon()
-            else:
-                self.discard()
-            raw = self._timeout_payload(inv.request_id)
-            function_error = "Unhandled"
-        elif error is not None:
-            if isinstance(error, Retry):
-                retry_delay = error.delay
-            if isinstance(error, SystemExit | HandlerExit):
-                self.discard()  # the "process" exited: Lambda starts a new environment
-                raw = _error_payload("Runtime.ExitError",
-                                     f"RequestId: {inv.request_id} Error: Runtime exited with "
-                                     f"error: exit status {error.code}", [], inv.request_id)
-            else:
-                raw = _error_payload(type(error).__name__, str(error), _stack_trace(error),
-                                     inv.request_id)
-                pool.log_handler_error(inv.request_id, error)
-            function_error = "Unhandled"
+        if self.timed_out or error is not None:
+            return self._failed(inv, error, cold, (end - start) * 1000.0)
+        function_error: str | None = None
+        if type(result) is dict and len(result) <= 16 and _flat(result):
+            raw = _encode(result)  # the common small response: nothing to check further
         else:
             try:
                 raw = encode_response(result)
             except MarshalError as exc:
-                raw = _error_payload("Runtime.MarshalError", str(exc), [], inv.request_id)
+                raw = _error_payload("Runtime.MarshalError", str(exc), [], request_id)
                 function_error = "Unhandled"
             else:
                 if len(raw) > RESPONSE_LIMIT:
                     raw = _error_payload(
                         "Function.ResponseSizeTooLarge",
                         f"Response payload size exceeded maximum allowed payload size "
-                        f"({RESPONSE_LIMIT} bytes).", [], inv.request_id)
+                        f"({RESPONSE_LIMIT} bytes).", [], request_id)
                     function_error = "Unhandled"
-        out = InvocationResult(
-            status_code=200, raw_payload=raw, request_id=inv.request_id,
-            executed_version=pool.version_name, function_error=function_error, cold_start=cold,
-            duration_ms=(end - start) * 1000.0,
-            init_duration_ms=(self.init_duration * 1000.0
-                              if cold and self.init_duration is not None else None))
-        if retry_delay is not None:
-            out.retry_delay = retry_delay
-        return out
+        return InvocationResult(200, raw, request_id, pool.version_name, function_error, cold,
+                                (end - start) * 1000.0,
+                                self.init_duration * 1000.0
+                                if cold and self.init_duration is not None else None)
 
-    async def _run_async(self, event: Any, lctx: LambdaContext) -> Any:
-        cv = self.cv
-        self.task = asyncio.current_task()
-        cv.run(_set_current, lctx)
-        out = cv.run(self.handler, event, lctx)
-        if inspect.isawaitable(out):
-            out = await drive(cv, out)
+    def _failed(self, inv: Invocation, error: BaseException | None, cold: bool,
+                duration_ms: float) -> InvocationResult:
+        """The result of a timed-out or failed invocation (and the context's fate)."""
+        request_id = inv.request_id
+        retry_delay: float | None = None
+        if self.timed_out:
+            if self.runner is not None:
+                self.abandon()
+            else:
+                self.discard()
+            raw = self._timeout_payload(request_id)
+        elif isinstance(error, SystemExit | HandlerExit):
+            self.discard()  # the "process" exited: Lambda starts a new environment
+            raw = _error_payload("Runtime.ExitError",
+                                 f"RequestId: {request_id} Error: Runtime exited with "
+                                 f"error: exit status {error.code}", [], request_id)
+        else:
+            assert error is not None
+            if isinstance(error, Retry):
+                retry_delay = error.delay
+            raw = _error_payload(type(error).__name__, str(error), _stack_trace(error),
+                                 request_id)
+            self.pool.log_handler_error(request_id, error)
+        out = InvocationResult(200, raw, request_id, self.pool.version_name, "Unhandled", cold,
+                               duration_ms,
+                               self.init_duration * 1000.0
+                               if cold and self.init_duration is not None else None)
+        out.retry_delay = retry_delay
         return out
 
     async def _run_thread(self, event: Any, lctx: LambdaContext) -> Any:

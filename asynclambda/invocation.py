@@ -96,14 +96,14 @@ class LambdaContext:
     __slots__ = ("_deadline", "_info", "_lineage", "attempt", "aws_request_id",
                  "client_context", "cold_start", "identity", "invoked_function_arn")
 
-    def __init__(self, info: ContextInfo, request_id: str, deadline: float, *,
+    def __init__(self, info: ContextInfo, request_id: str, deadline: float,
                  cold_start: bool = False, attempt: int = 1,
                  client_context: ClientContext | None = None,
-                 identity: CognitoIdentity | None = None,
-                 invoked_function_arn: str | None = None) -> None:
+                 invoked_function_arn: str | None = None, lineage: Any = None,
+                 identity: CognitoIdentity | None = None) -> None:
         self._info = info
         self._deadline = deadline
-        self._lineage: Any = None
+        self._lineage = lineage
         self.aws_request_id = request_id
         self.cold_start = cold_start
         self.attempt = attempt
@@ -168,11 +168,10 @@ class InvocationResult:
     response bytes; ``payload`` decodes them (once, on first access).
     """
 
-    __slots__ = ("__dict__", "billed_duration_ms", "cold_start", "duration_ms",
-                 "executed_version", "function_error", "init_duration_ms", "raw_payload",
-                 "request_id", "retry_delay", "status_code")
+    __slots__ = ("__dict__", "cold_start", "duration_ms", "executed_version", "function_error",
+                 "init_duration_ms", "raw_payload", "request_id", "retry_delay", "status_code")
 
-    def __init__(self, *, status_code: int, raw_payload: bytes, request_id: str,
+    def __init__(self, status_code: int, raw_payload: bytes, request_id: str,
                  executed_version: str | None, function_error: str | None = None,
                  cold_start: bool = False, duration_ms: float = 0.0,
                  init_duration_ms: float | None = None) -> None:
@@ -183,15 +182,18 @@ class InvocationResult:
         self.function_error = function_error
         self.cold_start = cold_start
         self.duration_ms = duration_ms
-        # Lambda bills in 1 ms steps, rounding up (a run bills at least 1 ms). Rounding to the
-        # nanosecond first keeps float noise (200.00000000000003) from costing a whole ms.
-        if status_code == 200:
-            self.billed_duration_ms = max(1, math.ceil(round(duration_ms, 6)))
-        else:
-            self.billed_duration_ms = 0
         self.init_duration_ms = init_duration_ms
         #: Set when the handler raised ``Retry(delay=...)`` (used by asynchronous invocation).
         self.retry_delay: float | None = None
+
+    @property
+    def billed_duration_ms(self) -> int:
+        """Lambda bills in 1 ms steps, rounding up; a run bills at least 1 ms (0 for 202/204)."""
+        if self.status_code != 200:
+            return 0
+        # Rounding to the nanosecond first keeps float noise (200.00000000000003) from costing
+        # a whole millisecond.
+        return max(1, math.ceil(round(self.duration_ms, 6)))
 
     @cached_property
     def payload(self) -> Any:

@@ -62,7 +62,10 @@ def encode_request(payload: Any, limit: int = SYNC_REQUEST_LIMIT, operation: str
     Raises ``InvalidRequestContentException`` if it cannot be encoded, or
     ``RequestTooLargeException`` if it is larger than ``limit`` bytes.
     """
-    if isinstance(payload, bytes | bytearray | memoryview):
+    t = type(payload)
+    if t is bytes:
+        raw: bytes = payload
+    elif t is bytearray or t is memoryview:
         raw = bytes(payload)
     else:
         if not _plain(payload):

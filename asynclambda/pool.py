@@ -108,6 +108,7 @@ class ContextPool:
         self.config = config
         self.arn = arn
         self.clock: Clock = runtime.clock
+        self.now = self.clock.now  # bound once: read twice per invocation
         self.timeout = float(config.timeout)
         self._keep_alive = config.keep_alive
         self._idle: deque[ExecutionContext] = deque()
@@ -204,7 +205,7 @@ class ContextPool:
         ka = self._keep_alive
         if ka is None:
             ka = self.runtime.keep_alive_for(self.config, len(self._idle))
-        ctx.expires_at = expires = self.clock.now() + ka
+        ctx.expires_at = expires = self.now() + ka
         self._idle.append(ctx)
         reaper = self._reaper
         if reaper is None or expires < reaper.when:

@@ -98,12 +98,12 @@ class _RequestIds:
 
     def __init__(self, rng: random.Random) -> None:
         self._prefix = (f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-"
-                        f"4{rng.getrandbits(12):03x}-")
+                        f"4{rng.getrandbits(12):03x}-{0x8000 | rng.getrandbits(14):04x}-")
+        # 48 bits of counter: unique for 2**48 invocations of one runtime.
         self._count = itertools.count(rng.getrandbits(40))
 
     def __call__(self) -> str:
-        n = next(self._count)
-        return f"{self._prefix}{0x8000 | ((n >> 48) & 0x3FFF):04x}-{n & 0xFFFFFFFFFFFF:012x}"
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
 
 
 class Runtime:
@@ -405,19 +405,22 @@ class Runtime:
         entry = self._functions.get(function_name)
         if entry is None or qualifier is not None:
             entry, qualifier = self._lookup(function_name, qualifier)
-        pool, invoked_arn = entry.resolve(qualifier, self.rng)
+            pool, invoked_arn = entry.resolve(qualifier, self.rng)
+        else:
+            pool, invoked_arn = entry.latest, None
         if payload is _NO_PAYLOAD:
             payload = _EMPTY_EVENT
         if invocation_type == "Event":
             return await self._invoke_event(entry, qualifier, payload, client_context)
         raw = encode_request(payload, SYNC_REQUEST_LIMIT)
         # Bytes from outside may not be JSON: check now (Lambda rejects them before running).
-        event = (decode_request(raw) if isinstance(payload, bytes | bytearray | memoryview)
+        t = type(payload)
+        event = (decode_request(raw) if t is bytes or t is bytearray or t is memoryview
                  else UNDECODED)
         if invocation_type == "RequestResponse":
             cc = None if client_context is None else _client_context(client_context)
-            return await pool.invoke(Invocation(raw, self._request_id(), event=event,
-                                                client_context=cc, invoked_arn=invoked_arn))
+            return await pool.invoke(Invocation(raw, self._request_id(), event, 1, cc,
+                                                invoked_arn))
         if invocation_type == "DryRun":
             return InvocationResult(status_code=204, raw_payload=b"",
                                     request_id=self._request_id(),
