@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["ModelEvent", "ModelRecord", "Outcome", "RetryPolicyModel"]
+__all__ = ["ModelEvent", "ModelOutcome", "ModelRecord", "RetryPolicyModel"]
 
-Outcome = Literal["ok", "error", "timeout", "retry"]
+ModelOutcome = Literal["ok", "error", "timeout", "retry"]
 
 
 @dataclass
@@ -35,7 +35,7 @@ class ModelRecord:
 class ModelEvent:
     event_id: int
     enqueued: float
-    schedule: tuple[Outcome, ...]
+    schedule: tuple[ModelOutcome, ...]
     due: float
     seq: int
     attempts: int = 0
@@ -44,7 +44,7 @@ class ModelEvent:
     state: Literal["queued", "succeeded", "failed", "dropped"] = "queued"
     invocations: list[tuple[float, int]] = field(default_factory=list)
 
-    def outcome(self, attempt: int) -> Outcome:
+    def outcome(self, attempt: int) -> ModelOutcome:
         return self.schedule[attempt - 1] if attempt <= len(self.schedule) else "ok"
 
 
@@ -62,7 +62,7 @@ class RetryPolicyModel:
     throttled: bool = False
     _seq: int = 0
 
-    def invoke(self, event_id: int, now: float, schedule: tuple[Outcome, ...]) -> None:
+    def invoke(self, event_id: int, now: float, schedule: tuple[ModelOutcome, ...]) -> None:
         self._seq += 1
         self.events[event_id] = ModelEvent(event_id, now, schedule, due=now, seq=self._seq)
 
@@ -99,7 +99,7 @@ class RetryPolicyModel:
             return
         self._resolve(e, outcome, now)
 
-    def _resolve(self, e: ModelEvent, outcome: Outcome, end: float) -> None:
+    def _resolve(self, e: ModelEvent, outcome: ModelOutcome, end: float) -> None:
         expiry = e.enqueued + self.max_age
         if outcome == "ok":
             self._end(e, "Success", end)

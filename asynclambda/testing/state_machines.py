@@ -31,11 +31,11 @@ from asynclambda.destinations import RecordingDestination
 from asynclambda.runtime import Runtime
 from asynclambda.signals import Retry
 from asynclambda.testing.driver import RuntimeDriver
-from asynclambda.testing.retry_model import Outcome, RetryPolicyModel
+from asynclambda.testing.retry_model import ModelOutcome, RetryPolicyModel
 
 __all__ = ["AsyncInvocationMachine"]
 
-_OUTCOMES: tuple[Outcome, ...] = ("ok", "error", "timeout", "retry")
+_OUTCOMES: tuple[ModelOutcome, ...] = ("ok", "error", "timeout", "retry")
 _TIMEOUT = 1.0
 _RETRY_DELAY = 7.0
 
@@ -47,7 +47,7 @@ class AsyncInvocationMachine(RuleBasedStateMachine):
         super().__init__()
         self.driver: RuntimeDriver | None = None
         self.model: RetryPolicyModel | None = None
-        self.schedules: dict[int, tuple[Outcome, ...]] = {}
+        self.schedules: dict[int, tuple[ModelOutcome, ...]] = {}
         self.seen: dict[int, list[tuple[float, int]]] = {}
         self.next_id = 0
 
@@ -89,7 +89,7 @@ class AsyncInvocationMachine(RuleBasedStateMachine):
 
     # -- rules ----------------------------------------------------------------------------------
     @rule(schedule=st.lists(st.sampled_from(_OUTCOMES), max_size=4).map(tuple))
-    def invoke(self, schedule: tuple[Outcome, ...]) -> None:
+    def invoke(self, schedule: tuple[ModelOutcome, ...]) -> None:
         assert self.driver is not None
         assert self.model is not None
         event_id = self.next_id
