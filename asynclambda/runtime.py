@@ -22,7 +22,7 @@ import datetime as _dt
 import itertools
 import random
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import anyio
 import anyio.abc
@@ -48,6 +48,14 @@ from .observability import Observer
 from .payloads import ASYNC_REQUEST_LIMIT, SYNC_REQUEST_LIMIT, decode_request, encode_request
 from .pool import KeepAlivePolicy, Limiter, VersionStatistics
 from .types import Clock, Component
+
+if TYPE_CHECKING:
+    from .sources.mapping import EventSourceMapping
+    from .sources.queue import QueueBackend
+    from .sources.queue_mapping import QueueEventSourceMapping
+    from .sources.schedule import Schedule
+    from .sources.stream import StreamBackend
+    from .sources.stream_mapping import StreamEventSourceMapping
 
 __all__ = ["FunctionStatistics", "Runtime", "RuntimeStatistics"]
 
@@ -348,7 +356,55 @@ class Runtime:
         """
         self._components.append(component)
         if self._state == "running":
-            self.spawn(component.start, self)
+            self.spawn(self._start_late, component)
+
+    async def _start_late(self, component: Component) -> None:
+        # A component added to a running runtime that fails to start must not take the
+        # runtime's task group (and every other component) down with it: log it and drop it.
+        try:
+            await component.start(self)
+        except Exception as exc:
+            self.observer.warning("component failed to start", component=repr(component),
+                                  error=repr(exc))
+            if component in self._components:
+                self._components.remove(component)
+
+    # -- event sources ---------------------------------------------------------------------------
+    def add_queue_mapping(self, function_name: str, *, queue: str, backend: QueueBackend,
+                          **options: Any) -> QueueEventSourceMapping:
+        """Poll ``queue`` and invoke ``function_name`` with batches (SQS model); the options are
+        :class:`~asynclambda.sources.QueueMappingConfig`'s (``batch_size``, ...)."""
+        from .sources.queue_mapping import QueueEventSourceMapping  # lazy: keep imports light
+
+        return QueueEventSourceMapping(self, function_name=function_name, queue=queue,
+                                       backend=backend, **options)
+
+    def add_stream_mapping(self, function_name: str, *, stream: str, backend: StreamBackend,
+                           starting_position: str = "TRIM_HORIZON",
+                           **options: Any) -> StreamEventSourceMapping:
+        """Read ``stream`` shard by shard and invoke ``function_name`` in order (Kinesis /
+        DynamoDB Streams model); the options are :class:`~asynclambda.sources.StreamMappingConfig`'s."""
+        from .sources.stream_mapping import StreamEventSourceMapping
+
+        return StreamEventSourceMapping(self, function_name=function_name, stream=stream,
+                                        backend=backend,
+                                        starting_position=starting_position,  # type: ignore[arg-type]
+                                        **options)
+
+    def add_schedule(self, name: str, expression: str, function_name: str,
+                     **options: Any) -> Schedule:
+        """Invoke ``function_name`` on a ``rate(...)`` / ``cron(...)`` / ``at(...)`` schedule
+        (EventBridge Scheduler model); the options are :class:`~asynclambda.sources.ScheduleConfig`'s."""
+        from .sources.schedule import Schedule
+
+        return Schedule(self, name=name, expression=expression, function_name=function_name,
+                        **options)
+
+    def event_source_mappings(self) -> list[EventSourceMapping[Any]]:
+        """The queue and stream mappings attached to this runtime."""
+        from .sources.mapping import EventSourceMapping
+
+        return [c for c in self._components if isinstance(c, EventSourceMapping)]
 
     # -- concurrency accounting -----------------------------------------------------------------
     def _check_reservation(self, name: str, reserved: int | None) -> None:

@@ -1,0 +1,537 @@
+"""The SQS event source mapping: poll a queue, invoke a function with batches, delete on success.
+
+Lambda's behaviour (Lambda Developer Guide, "Using Lambda with Amazon SQS", "Lambda parameters for
+Amazon SQS event source mappings", "Configuring scaling behavior", "Implementing partial batch
+responses"; API ``CreateEventSourceMapping``):
+
+* The poller long-polls the queue, gathers up to ``batch_size`` messages (default 10; up to 10000
+  for standard queues, 10 for FIFO) for up to ``maximum_batching_window`` seconds (0-300; a
+  ``batch_size`` over 10 needs a window of at least 1 s; FIFO queues take no window), stops early
+  at the 6 MB payload limit, and invokes the function synchronously with an ``aws:sqs`` event.
+* A received message stays in the queue, invisible for the queue's visibility timeout. Success
+  deletes the batch. A function error (or a timeout) deletes nothing: the messages reappear after
+  the visibility timeout, are received again (``ApproximateReceiveCount`` + 1), and the queue's
+  redrive policy moves them to its dead-letter queue after ``max_receive_count`` receives.
+* ``report_batch_item_failures``: only the items the handler lists come back; the rest are
+  deleted (see :mod:`asynclambda.sources.batch_response` for the exact rules).
+* ``maximum_concurrency`` (2-1000) caps the concurrent invocations of this mapping (default: no
+  cap below Lambda's 1000 concurrent batches per mapping).
+* FIFO queues: a batch may hold several message groups, in order; while a group has a batch in
+  flight no other message of it is delivered (the queue ensures it, and the mapping holds each
+  group's key in its :class:`~asynclambda.sources.keyed.KeyedLimiter` too).
+* Filter criteria: a message that matches no filter is deleted without invoking the function.
+* The function's timeout must not exceed the queue's visibility timeout (checked at start and on
+  update, as Lambda does when the mapping is created or updated).
+
+Throttling (``TooManyRequestsException``): Lambda keeps the received messages invisible and retries
+the invoke while their visibility timeout allows, and the docs advise a ``max_receive_count`` of at
+least 5 because a message whose visibility runs out while throttled is received again (and counts
+a receive). Here: the invoke is retried with backoff (1 s, doubling, at most 30 s, on the runtime's
+clock) as long as a retry could still finish (function timeout included) before the messages'
+visibility ends; otherwise the batch is let go and the messages reappear by themselves. A throttle
+is counted in ``throttles``, never as a failure, and pauses intake for the backoff delay.
+
+Undecodable messages (*ours*; asynclambda's rule that a poison message ends in a dead-letter queue
+with the reason): a message whose body cannot be handed to the function (not valid UTF-8, e.g. a
+broker delivered bytes with lone surrogates) or does not decode into ``body_type`` (optional, a
+type msgspec can decode the JSON body into) is not invoked. It is sent to ``dead_letter_queue``
+(a queue name on the same backend, or any destination ``as_destination`` accepts; default: the
+source queue's redrive dead-letter queue) and deleted from the source. A queue copy keeps the
+body and message attributes and carries the reason in two more attributes, the names Lambda uses
+for its own dead-letter messages: ``ErrorCode`` = ``InvalidMessageBody`` and ``ErrorMessage`` =
+the reason (first 1024 characters). A body that cannot be sent as text is sent base64-encoded with
+``BodyEncoding`` = ``base64``. If the message already has so many attributes that these would pass
+SQS's limit of 10, the last ones by name are left out and the reason says so. A destination
+receives ``{"errorCode", "errorMessage", "record"}`` (``record``: the SQS event record). Without
+any dead-letter queue the message is left in the queue (counted, logged), never dropped.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import anyio
+import anyio.abc
+import msgspec
+from msgspec.structs import force_setattr
+
+from asynclambda.destinations import Destination, QueueDestination, as_destination
+from asynclambda.errors import (
+    ConfigError,
+    LambdaServiceError,
+    RuntimeClosedError,
+    TooManyRequestsException,
+)
+from asynclambda.events import decoder_for
+from asynclambda.payloads import SYNC_REQUEST_LIMIT
+from asynclambda.sources.batch_response import read_batch_response
+from asynclambda.sources.filters import FilterCriteria, matches_sqs
+from asynclambda.sources.keyed import Hold
+from asynclambda.sources.mapping import (
+    BACKOFF_CAP,
+    BACKOFF_FIRST,
+    EventSourceMapping,
+    check_bool,
+    check_int,
+    check_seconds,
+    coerce_filter_criteria,
+    log,
+)
+from asynclambda.sources.queue import (
+    Message,
+    MessageAttributeValue,
+    QueueBackend,
+    QueueConfig,
+    QueueDoesNotExist,
+    QueueError,
+    validate_body,
+)
+
+if TYPE_CHECKING:
+    from asynclambda.invocation import InvocationResult
+    from asynclambda.runtime import Runtime
+
+__all__ = ["QueueEventSourceMapping", "QueueMappingConfig", "sqs_record"]
+
+#: Lambda's concurrency ceiling for one SQS event source mapping.
+MAX_CONCURRENT_BATCHES = 1000
+_LONG_POLL = 20.0
+_encode = msgspec.json.Encoder().encode
+_ERROR_MESSAGE_LIMIT = 1024
+_MAX_ATTRIBUTES = 10
+
+
+class QueueMappingConfig(msgspec.Struct, frozen=True, kw_only=True):
+    """The options of a queue mapping, with Lambda's names, ranges and defaults.
+
+    ``filter_criteria`` accepts a :class:`FilterCriteria`, one pattern or a list of patterns.
+    ``body_type`` and ``dead_letter_queue`` are asynclambda's (see the module docstring).
+    """
+
+    function_name: str
+    queue: str
+    qualifier: str | None = None
+    batch_size: int = 10
+    maximum_batching_window: float = 0
+    report_batch_item_failures: bool = False
+    maximum_concurrency: int | None = None
+    filter_criteria: Any = None
+    enabled: bool = True
+    body_type: Any = None
+    dead_letter_queue: Any = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.function_name, str) or not self.function_name:
+            raise ConfigError("function_name", self.function_name, "must name a function")
+        if not isinstance(self.queue, str) or not self.queue:
+            raise ConfigError("queue", self.queue, "must name a queue")
+        fifo = self.queue.endswith(".fifo")
+        check_int("batch_size", self.batch_size, 1, 10 if fifo else 10_000)
+        check_seconds("maximum_batching_window", self.maximum_batching_window, 0, 300)
+        if fifo and self.maximum_batching_window:
+            raise ConfigError("maximum_batching_window", self.maximum_batching_window,
+                              "a batching window is not supported for FIFO queues")
+        if self.batch_size > 10 and self.maximum_batching_window < 1:
+            raise ConfigError("maximum_batching_window", self.maximum_batching_window,
+                              f"must be at least 1 second when batch_size is over 10 "
+                              f"(batch_size={self.batch_size})")
+        check_bool("report_batch_item_failures", self.report_batch_item_failures)
+        check_bool("enabled", self.enabled)
+        if self.maximum_concurrency is not None:
+            check_int("maximum_concurrency", self.maximum_concurrency, 2, 1000)
+        force_setattr(self, "filter_criteria", coerce_filter_criteria(self.filter_criteria))
+        if self.body_type is not None:
+            try:
+                decoder_for(self.body_type)
+            except (TypeError, ValueError) as exc:
+                raise ConfigError("body_type", self.body_type,
+                                  f"msgspec cannot decode JSON into it: {exc}") from None
+        target = self.dead_letter_queue
+        if target is not None and not isinstance(target, str) and not callable(
+                getattr(target, "deliver", None)) and not callable(target):
+            raise ConfigError("dead_letter_queue", target,
+                              "must be a queue name, a destination, or a callable")
+
+
+def _attribute(value: MessageAttributeValue) -> dict[str, Any]:
+    """A message attribute as Lambda's SQS event shows it (list members always present)."""
+    out: dict[str, Any] = {}
+    if value.binary_value is not None:
+        out["binaryValue"] = base64.b64encode(value.binary_value).decode()
+    else:
+        out["stringValue"] = value.string_value
+    out["stringListValues"] = []
+    out["binaryListValues"] = []
+    out["dataType"] = value.data_type
+    return out
+
+
+def sqs_record(message: Message, arn: str, region: str) -> dict[str, Any]:
+    """One ``Records[]`` entry of an SQS event, exactly as Lambda's poller builds it."""
+    record: dict[str, Any] = {
+        "messageId": message.message_id,
+        "receiptHandle": message.receipt_handle,
+        "body": message.body,
+        "attributes": message.attributes,
+        "messageAttributes": {k: _attribute(v) for k, v in message.message_attributes.items()},
+        "md5OfBody": message.md5_of_body,
+    }
+    if message.md5_of_message_attributes is not None:
+        record["md5OfMessageAttributes"] = message.md5_of_message_attributes
+    record["eventSource"] = "aws:sqs"
+    record["eventSourceARN"] = arn
+    record["awsRegion"] = region
+    return record
+
+
+class _Item:
+    """A received message on its way: the message and its encoded event record."""
+
+    __slots__ = ("message", "raw")
+
+    def __init__(self, message: Message, raw: bytes) -> None:
+        self.message = message
+        self.raw = raw
+
+
+class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
+    """Poll ``queue`` on ``backend`` and invoke ``function_name`` with batches of its messages.
+
+    ::
+
+        QueueEventSourceMapping(rt, function_name="thumbnail", queue="jobs", backend=queues,
+                                batch_size=10, report_batch_item_failures=True)
+
+    Options are :class:`QueueMappingConfig`'s. ``runtime`` attaches the mapping at once; without
+    it, call ``runtime.add_component(mapping)``.
+    """
+
+    #: A new queue or dead-letter target is looked up again: intake restarts.
+    _RESTART_FIELDS: ClassVar[frozenset[str]] = frozenset({"queue", "dead_letter_queue"})
+
+    def __init__(self, runtime: Runtime | None = None, *, function_name: str, queue: str,
+                 backend: QueueBackend, uuid: str | None = None, **options: Any) -> None:
+        unknown = set(options) - set(QueueMappingConfig.__struct_fields__)
+        if unknown:
+            field = sorted(unknown)[0]
+            raise ConfigError(field, options[field], "is not an option of a queue mapping")
+        if not isinstance(backend, QueueBackend):
+            raise ConfigError("backend", backend, "must be a QueueBackend")
+        self.backend = backend
+        self._queue_config: QueueConfig | None = None
+        self._dead_letter: tuple[str | None, Destination | None] = (None, None)
+        self._function_timeout = 3.0
+        self._pause_until = 0.0
+        config = QueueMappingConfig(function_name=function_name, queue=queue, **options)
+        super().__init__(config, runtime, uuid=uuid)
+        self._config_changed(config)
+
+    # -- configuration ---------------------------------------------------------------------------
+    @property
+    def event_source_arn(self) -> str:
+        rt = self.runtime
+        region, account = (rt.region, rt.account_id) if rt else ("local", "000000000000")
+        return f"arn:aws:sqs:{region}:{account}:{self.config.queue}"
+
+    def _config_changed(self, old: QueueMappingConfig) -> None:
+        self.limiter.limit = self.config.maximum_concurrency or MAX_CONCURRENT_BATCHES
+
+    def _validate(self, runtime: Runtime, config: QueueMappingConfig) -> None:
+        super()._validate(runtime, config)
+        previous, self.config = self.config, config
+        try:
+            timeout = float(self._function_config(runtime).timeout)
+        finally:
+            self.config = previous
+        queue = self._queue_config
+        if queue is not None and timeout > queue.visibility_timeout:
+            raise ConfigError("function_name", config.function_name,
+                              f"the function's timeout ({timeout:g} s) exceeds the queue's "
+                              f"visibility timeout ({queue.visibility_timeout:g} s)")
+        self._function_timeout = timeout
+
+    async def _prepare(self, runtime: Runtime) -> None:
+        cfg = self.config
+        try:
+            self._queue_config = await self.backend.get_queue_config(cfg.queue)
+        except QueueDoesNotExist:
+            raise ConfigError("queue", cfg.queue, "no such queue on the backend") from None
+        target = cfg.dead_letter_queue
+        if target is None and self._queue_config.redrive_policy is not None:
+            target = self._queue_config.redrive_policy.dead_letter_queue
+        if isinstance(target, str):
+            try:
+                await self.backend.get_queue_config(target)
+            except QueueDoesNotExist:
+                raise ConfigError("dead_letter_queue", target, "no such queue") from None
+            self._dead_letter = (target, None)
+        elif target is not None:
+            self._dead_letter = (None, as_destination(target, runtime,
+                                                      field="dead_letter_queue"))
+        else:
+            self._dead_letter = (None, None)
+
+    # -- intake ----------------------------------------------------------------------------------
+    async def _poll(self, tg: anyio.abc.TaskGroup) -> None:
+        assert self.runtime is not None
+        clock = self.runtime.clock
+        while self._intake_open:
+            pause = self._pause_until - clock.now()
+            if pause > 0 and not await self._sleep(pause):
+                return
+            with self._intake() as scope:
+                await self.limiter.wait_available()
+            if scope.cancel_called:
+                return
+            messages = await self._receive()
+            if not messages:
+                continue
+            received_at = clock.now()
+            c = self.counters
+            c.records += len(messages)
+            c.retries += sum(1 for m in messages if m.receive_count > 1)
+            items = await self._screen(messages)
+            for chunk in self._chunks(items):
+                keys = {m.message.group_id for m in chunk} if self._fifo else ()
+                with self._intake() as scope:
+                    hold = await self.limiter.acquire(keys)
+                if scope.cancel_called:
+                    return  # stopping: the messages in hand reappear after their visibility
+                c.batches += 1
+                c.in_flight += 1
+                tg.start_soon(self._run_batch, chunk, hold, received_at)
+
+    @property
+    def _fifo(self) -> bool:
+        return self._queue_config is not None and self._queue_config.fifo
+
+    async def _receive(self) -> list[Message]:
+        """One batch: a long poll, then more receives while the batching window lasts."""
+        assert self.runtime is not None
+        cfg, clock = self.config, self.runtime.clock
+        want, window = cfg.batch_size, float(cfg.maximum_batching_window)
+        out: list[Message] = []
+        with self._intake() as scope:
+            try:
+                out = await self.backend.receive(cfg.queue, max_messages=want, wait_time=_LONG_POLL,
+                                                 extended_batch=want > 10)
+                deadline = clock.now() + window
+                while out and len(out) < want and window > 0:
+                    left = deadline - clock.now()
+                    if left <= 0:
+                        break
+                    out += await self.backend.receive(
+                        cfg.queue, max_messages=want - len(out), wait_time=min(_LONG_POLL, left),
+                        extended_batch=want - len(out) > 10)
+            except QueueError as exc:
+                self.counters.errors += 1
+                log.warning("queue receive failed", mapping=self.uuid, queue=cfg.queue,
+                            error=repr(exc))
+                self._pause_until = clock.now() + BACKOFF_FIRST
+                return []
+        if scope.cancel_called:
+            return []  # stopped while gathering: those messages reappear after their visibility
+        return out
+
+    async def _screen(self, messages: list[Message]) -> list[_Item]:
+        """Build the records; dead-letter undecodable messages, delete filtered-out ones."""
+        assert self.runtime is not None
+        cfg = self.config
+        arn, region = self.event_source_arn, self.runtime.region
+        criteria: FilterCriteria | None = cfg.filter_criteria
+        body_decode = decoder_for(cfg.body_type).decode if cfg.body_type is not None else None
+        items: list[_Item] = []
+        filtered: list[str] = []
+        for message in messages:
+            record = sqs_record(message, arn, region)
+            reason = self._undecodable(message, body_decode)
+            if reason is not None:
+                await self._dead_letter_message(message, record, reason)
+                continue
+            if criteria is not None and not matches_sqs(criteria, record):
+                filtered.append(message.receipt_handle)
+                continue
+            items.append(_Item(message, _encode(record)))
+        if filtered:
+            self.counters.filtered += len(filtered)
+            await self._delete(filtered)
+        return items
+
+    @staticmethod
+    def _undecodable(message: Message, body_decode: Any) -> str | None:
+        body: Any = message.body  # a broker backend may hand over bytes
+        if not isinstance(body, str):
+            return f"the body is a {type(body).__name__}, not text"
+        try:
+            body.encode()
+        except UnicodeEncodeError as exc:
+            return f"the body is not valid UTF-8: {exc}"
+        if body_decode is not None:
+            try:
+                body_decode(body)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                return f"the body does not decode into the mapping's body_type: {exc}"
+        return None
+
+    def _chunks(self, items: list[_Item]) -> list[list[_Item]]:
+        """Split so that every event stays under Lambda's 6 MB synchronous payload limit."""
+        chunks: list[list[_Item]] = []
+        current: list[_Item] = []
+        size = len(b'{"Records":[]}')
+        for item in items:
+            extra = len(item.raw) + 1
+            if current and size + extra > SYNC_REQUEST_LIMIT:
+                chunks.append(current)
+                current, size = [], len(b'{"Records":[]}')
+            current.append(item)
+            size += extra
+        if current:
+            chunks.append(current)
+        return chunks
+
+    # -- one batch -------------------------------------------------------------------------------
+    async def _run_batch(self, chunk: list[_Item], hold: Hold, received_at: float) -> None:
+        c = self.counters
+        try:
+            payload = b'{"Records":[' + b",".join(item.raw for item in chunk) + b"]}"
+            result = await self._invoke(payload, received_at)
+            if result is None:
+                return  # not delivered: the messages reappear after their visibility timeout
+            if result.function_error is not None:
+                c.failed += len(chunk)
+                return
+            outcome = read_batch_response(
+                result.raw_payload, {item.message.message_id for item in chunk},
+                report_batch_item_failures=self.config.report_batch_item_failures)
+            if outcome.kind == "failure":
+                c.failed += len(chunk)
+                log.info("batch response read as a complete failure", mapping=self.uuid,
+                         reason=outcome.reason)
+                return
+            failed = set(outcome.failed)
+            done = [i.message.receipt_handle for i in chunk if i.message.message_id not in failed]
+            c.failed += len(failed)
+            c.succeeded += len(done)
+            if done:
+                # Shielded: the runtime may be cancelling its tasks once invocations drained;
+                # the outcome of a finished invocation must still be applied.
+                with anyio.CancelScope(shield=True):
+                    await self._delete(done)
+        finally:
+            hold.release()
+            c.in_flight -= 1
+
+    async def _invoke(self, payload: bytes, received_at: float) -> InvocationResult | None:
+        """Invoke, retrying throttles while the messages' visibility allows; ``None``: let go."""
+        rt = self.runtime
+        assert rt is not None
+        assert self._queue_config is not None
+        clock, c = rt.clock, self.counters
+        visible_again = received_at + self._queue_config.visibility_timeout
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                result = await rt.invoke(self.function_name, payload, qualifier=self.qualifier)
+            except TooManyRequestsException:
+                c.throttles += 1
+                now = clock.now()
+                self._pause_until = max(self._pause_until, now + delay)
+                if now + delay + self._function_timeout > visible_again:
+                    return None
+                if not await self._sleep(delay):
+                    return None
+                delay = min(delay * 2, BACKOFF_CAP)
+                continue
+            except RuntimeClosedError:
+                return None
+            except LambdaServiceError as exc:
+                c.errors += 1
+                log.warning("queue mapping could not invoke its function", mapping=self.uuid,
+                            function=self.function_name, error=repr(exc))
+                self._pause_until = max(self._pause_until, clock.now() + BACKOFF_FIRST)
+                return None
+            c.invocations += 1
+            return result
+
+    async def _delete(self, receipt_handles: Sequence[str]) -> None:
+        try:
+            result = await self.backend.delete_batch(self.config.queue, list(receipt_handles))
+        except QueueError as exc:
+            self.counters.errors += 1
+            log.warning("queue delete failed", mapping=self.uuid, error=repr(exc))
+            return
+        if result.failed:
+            # A receipt handle that expired (visibility ran out mid-invocation): the message
+            # will be delivered again, which at-least-once delivery allows.
+            self.counters.errors += len(result.failed)
+
+    # -- undecodable messages ----------------------------------------------------------------------
+    async def _dead_letter_message(self, message: Message, record: dict[str, Any],
+                                   reason: str) -> None:
+        queue, destination = self._dead_letter
+        if queue is None and destination is None:
+            self.counters.errors += 1
+            log.error("undecodable message left in the queue: no dead-letter queue is configured",
+                      mapping=self.uuid, message_id=message.message_id, reason=reason)
+            return
+        body, encoded = _sendable_body(message.body)
+        try:
+            if destination is not None and not isinstance(destination, QueueDestination):
+                if encoded:
+                    record = {**record, "body": body}
+                await destination.deliver({"errorCode": "InvalidMessageBody",
+                                           "errorMessage": reason[:_ERROR_MESSAGE_LIMIT],
+                                           "record": record})
+            else:
+                backend, name = ((destination.backend, destination.queue)
+                                 if isinstance(destination, QueueDestination)
+                                 else (self.backend, queue))
+                assert name is not None
+                await _send_with_reason(backend, name, message, body, encoded, reason)
+        except Exception as exc:
+            self.counters.errors += 1
+            log.error("could not dead-letter an undecodable message; it stays in the queue",
+                      mapping=self.uuid, message_id=message.message_id, error=repr(exc))
+            return
+        self.counters.dead_lettered += 1
+        with anyio.CancelScope(shield=True):
+            await self._delete([message.receipt_handle])
+
+
+def _sendable_body(body: Any) -> tuple[str, bool]:
+    """The body as it can be sent to a queue: as is, or base64 of its bytes (``True``)."""
+    if isinstance(body, str):
+        try:
+            validate_body(body)
+            return body, False
+        except (QueueError, ValueError):
+            raw = body.encode("utf-8", "surrogateescape") if body else b""
+    elif isinstance(body, bytes | bytearray):
+        raw = bytes(body)
+    else:
+        raw = str(body).encode("utf-8", "surrogateescape")
+    return base64.b64encode(raw).decode() or "=", True
+
+
+async def _send_with_reason(backend: QueueBackend, queue: str, message: Message, body: str,
+                            encoded: bool, reason: str) -> None:
+    extra: dict[str, MessageAttributeValue] = {}
+    if encoded:
+        extra["BodyEncoding"] = MessageAttributeValue("String", "base64")
+    kept = dict(sorted(message.message_attributes.items()))
+    room = _MAX_ATTRIBUTES - 2 - len(extra)
+    if len(kept) > room:
+        dropped = list(kept)[room:]
+        kept = dict(list(kept.items())[:room])
+        reason = f"{reason} (message attributes left out to fit the reason: {', '.join(dropped)})"
+    attributes = {**kept, **extra,
+                  "ErrorCode": MessageAttributeValue("String", "InvalidMessageBody"),
+                  "ErrorMessage": MessageAttributeValue("String",
+                                                        reason[:_ERROR_MESSAGE_LIMIT])}
+    config = await backend.get_queue_config(queue)
+    fifo = config.fifo
+    await backend.send(queue, body, message_attributes=attributes,
+                       group_id=(message.group_id or "dead-letter") if fifo else message.group_id,
+                       deduplication_id=message.message_id if fifo else None)
