@@ -311,7 +311,9 @@ class AsyncDispatcher:
         self.queue = queue
         self._counters: dict[str, _Counters] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._slots: asyncio.Semaphore | None = None
+        self._backlog: dict[str, deque[QueuedEvent]] = {}
+        self._lanes: dict[str, int] = {}
+        self._lane_total = 0
         self._loop_task: asyncio.Task[None] | None = None
         self._stopping = False
         self._idle: asyncio.Event | None = None
@@ -325,7 +327,6 @@ class AsyncDispatcher:
 
     # -- component lifecycle --------------------------------------------------------------------
     async def start(self, runtime: Any) -> None:
-        self._slots = asyncio.Semaphore(self.runtime.concurrency_limit)
         self._loop_task = asyncio.get_running_loop().create_task(self._run(),
                                                                  name="asynclambda-dispatcher")
 
@@ -337,6 +338,9 @@ class AsyncDispatcher:
             await asyncio.gather(self._loop_task, return_exceptions=True)
         if self._tasks:
             await self._wait_tasks(self.runtime.shutdown_grace)
+        for backlog in self._backlog.values():  # taken but never started: back to the queue
+            while backlog:
+                await self.queue.requeue(backlog.popleft())
         left = await self.queue.remaining()
         if left:
             per_function: dict[str, int] = {}
@@ -364,28 +368,55 @@ class AsyncDispatcher:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _run(self) -> None:
-        slots = self._slots
-        assert slots is not None
+        # Events wait in a per-function backlog and are run by *lanes*: tasks that each take
+        # the next event when done with the last one, so a burst costs one task per lane, not
+        # one per event. Lanes are capped by the runtime's concurrency limit only: past a
+        # function's own limit the invocation is throttled and backs off, as Lambda does.
         loop = asyncio.get_running_loop()
         while not self._stopping:
             events = await self.queue.take()
-            for i, event in enumerate(events):
-                if self.stopping:  # (a property: mypy would keep the loop test's narrowing)
-                    for rest in events[i:]:  # not started: back in the queue, reported at close
-                        await self.queue.requeue(rest)
-                    return
-                await slots.acquire()
-                task = loop.create_task(self._process(event))
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+            for event in events:
+                backlog = self._backlog.get(event.function)
+                if backlog is None:
+                    backlog = self._backlog[event.function] = deque()
+                backlog.append(event)
+            for function, backlog in self._backlog.items():
+                if backlog:
+                    self._add_lanes(function, backlog, loop)
+
+    def _add_lanes(self, function: str, backlog: deque[QueuedEvent],
+                   loop: asyncio.AbstractEventLoop) -> None:
+        free = self.runtime.concurrency_limit - self._lane_total
+        for _ in range(min(len(backlog), free)):
+            self._lane_total += 1
+            self._lanes[function] = self._lanes.get(function, 0) + 1
+            task = loop.create_task(self._lane(function, backlog))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    async def _lane(self, function: str, backlog: deque[QueuedEvent]) -> None:
+        try:
+            while backlog and not self._stopping:
+                await self._process(backlog.popleft())
+        finally:
+            self._lanes[function] -= 1
+            self._lane_total -= 1
+            if not self._stopping:
+                self._refill()
+
+    def _refill(self) -> None:
+        """A lane ended: if some function's backlog waits for lanes (the cap), start them."""
+        if self._lane_total < self.runtime.concurrency_limit:
+            loop = asyncio.get_running_loop()
+            for function, backlog in self._backlog.items():
+                if len(backlog) > self._lanes.get(function, 0):
+                    self._add_lanes(function, backlog, loop)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        assert self._slots is not None
-        self._slots.release()
         if not task.cancelled() and task.exception() is not None:
-            self.runtime.observer.warning("asynchronous event processing failed",
-                                          error=repr(task.exception()))
+            self.runtime.observer.error("asynchronous event processing failed",
+                                        error=repr(task.exception()))
         self._notify_idle()
 
     # -- intake ---------------------------------------------------------------------------------
@@ -408,7 +439,8 @@ class AsyncDispatcher:
     @property
     def busy(self) -> bool:
         """True while any event is queued (due or delayed) or being processed."""
-        return bool(len(self.queue) or self._tasks)
+        return bool(len(self.queue) or self._tasks
+                    or any(self._backlog.values()))
 
     async def wait_idle(self) -> None:
         while self.busy:

@@ -87,6 +87,9 @@ class Observer:
     def warning(self, event: str, **fields: Any) -> None:
         self._log.warning(event, **fields)
 
+    def error(self, event: str, **fields: Any) -> None:
+        self._log.error(event, **fields)
+
     def info(self, event: str, **fields: Any) -> None:
         self._log.info(event, **fields)
 
