@@ -17,6 +17,7 @@ The returned document is plain JSON (see :mod:`benchmarks.report` for the files 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import importlib
 import importlib.metadata
 import json
@@ -45,16 +46,21 @@ __all__ = [
     "on_loops",
     "resolve_floor",
     "run",
+    "verdicts",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = 1
 
 LoopKind: TypeAlias = Literal["asyncio", "uvloop", "none"]
-#: What a target compares: the throughput number or a percentile from the percentile pass.
-Metric: TypeAlias = Literal["per_event", "p50", "p90", "p99", "p99.9"]
+#: What a target compares: the throughput number or a percentile from the percentile pass, as a
+#: ratio to a floor; or, with no floor, one of the config's own numbers: ``tail`` (its p99/p50)
+#: or ``us`` (its median us/event, an absolute bar such as "250k events/s on one core").
+Metric: TypeAlias = Literal["per_event", "p50", "p90", "p99", "p99.9", "tail", "us"]
 LOOPS: tuple[LoopKind, ...] = ("asyncio", "uvloop")
-_METRICS = ("per_event", "p50", "p90", "p99", "p99.9")
+_METRICS = ("per_event", "p50", "p90", "p99", "p99.9", "tail", "us")
+#: Metrics judged on the config alone (``Target.floor`` is ``""``).
+_SELF_METRICS = ("tail", "us")
 _LATENCY_RATIOS = ("p50", "p99", "p99.9")
 
 Progress: TypeAlias = Callable[[str], None]
@@ -62,7 +68,12 @@ Progress: TypeAlias = Callable[[str], None]
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """``median(metric / floor's metric) <= ratio``, paired per repetition, same loop."""
+    """``median(metric / floor's metric) <= ratio``, paired per repetition, same loop.
+
+    Two metrics need no floor (``floor=""``): ``tail`` is the config's own p99/p50 per
+    repetition (``Target("", 2.0, "tail")``: "p99/p50 <= 2"), ``us`` its median us/event
+    (``Target("", 4.0, "us")``: an absolute bar, 250k events/s; machine-dependent, so rare).
+    """
 
     floor: str
     ratio: float
@@ -75,9 +86,28 @@ class Target:
             raise ValueError(f"Target.metric must be one of {_METRICS}, got {self.metric!r}")
         if not self.ratio > 0:
             raise ValueError(f"Target.ratio must be > 0, got {self.ratio!r}")
+        if (self.metric in _SELF_METRICS) != (not self.floor):
+            raise ValueError(
+                f"Target.floor must be empty exactly for the metrics {_SELF_METRICS} "
+                f"(got floor={self.floor!r}, metric={self.metric!r})"
+            )
+
+    @property
+    def self_metric(self) -> bool:
+        """Judged on the config's own numbers, with no floor."""
+        return self.metric in _SELF_METRICS
+
+    @property
+    def unit(self) -> str:
+        return " us" if self.metric == "us" else "x"
 
     def label(self) -> str:
-        """``<= 4x F2`` / ``p99 <= 2x F3``."""
+        """``<= 4x F2`` / ``p99 <= 2x F3`` / ``p99/p50 <= 2`` / ``<= 4 us/event``."""
+        if self.metric == "tail":
+            return f"p99/p50 <= {self.ratio:g}"
+        if self.metric == "us":
+            note = f" ({self.note})" if self.note else ""
+            return f"<= {self.ratio:g} us/event{note}"
         what = "" if self.metric == "per_event" else f"{self.metric} "
         stretch = f" (stretch {self.stretch:g}x)" if self.stretch else ""
         return f"{what}<= {self.ratio:g}x {self.floor}{stretch}"
@@ -116,6 +146,10 @@ class Config:
     percentiles: bool = False
     #: Param overrides for ``--quick`` (e.g. a smaller module count).
     quick_params: Mapping[str, Any] = field(default_factory=dict)
+    #: Peers shown beside this config (``"taskiq/request-response"``): per-event and p50/p99
+    #: ratios paired per repetition, for information. Unlike floors, ``--only`` does not pull
+    #: them in: the comparison appears when both ran.
+    compare: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.loop not in (*LOOPS, "none"):
@@ -136,8 +170,13 @@ class Config:
             first = next((t for t in targets if t.metric == "per_event"), None)
             object.__setattr__(self, "floor", first.floor if first else None)
         if self.latency_floor is None:
-            first = next((t for t in targets if t.metric != "per_event"), None)
+            first = next(
+                (t for t in targets if t.metric != "per_event" and not t.self_metric), None
+            )
             object.__setattr__(self, "latency_floor", first.floor if first else self.floor)
+        if any(t.metric == "tail" for t in targets) and not self.percentiles:
+            raise ValueError(f"{self.id}: a p99/p50 ('tail') target needs percentiles=True")
+        object.__setattr__(self, "compare", tuple(self.compare))
 
     @property
     def id(self) -> str:
@@ -151,13 +190,13 @@ class Config:
 
     def floor_refs(self) -> set[str]:
         """Every floor this config is compared with (ratio columns and targets)."""
-        refs = {t.floor for t in self.all_targets}
+        refs = {t.floor for t in self.all_targets if not t.self_metric}
         refs.update(r for r in (self.floor, self.latency_floor) if r)
         return refs
 
     def needs_percentiles_of(self) -> set[str]:
         """Floors whose percentiles this config's columns or targets divide by."""
-        refs = {t.floor for t in self.all_targets if t.metric != "per_event"}
+        refs = {t.floor for t in self.all_targets if t.metric != "per_event" and not t.self_metric}
         if self.percentiles and self.latency_floor:
             refs.add(self.latency_floor)
         return refs
@@ -369,6 +408,9 @@ def _target_blocks(
 ) -> list[dict[str, Any]]:
     blocks = []
     for target in config.all_targets:
+        if target.self_metric:
+            blocks.append(_self_target_block(config, target, throughput, latency))
+            continue
         source = throughput if target.metric == "per_event" else latency
         floor = resolve_floor(config, target.floor, configs)
         ratio = None
@@ -389,6 +431,75 @@ def _target_blocks(
                 "stretch_met": bool(ratio and target.stretch and ratio["median"] <= target.stretch),
             }
         )
+    return blocks
+
+
+def _self_target_block(
+    config: Config,
+    target: Target,
+    throughput: Mapping[str, Sequence[Mapping[str, Any]]],
+    latency: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> dict[str, Any]:
+    """A target on the config's own numbers: p99/p50 per repetition, or median us/event."""
+    values: list[float] = []
+    if target.metric == "tail":
+        for r in latency.get(config.id, []):
+            p50, p99 = _metric(r, "p50"), _metric(r, "p99")
+            if p50 and p99 is not None:
+                values.append(p99 / p50)
+    else:
+        values = [v for v in (_metric(r, "per_event") for r in throughput.get(config.id, [])) if v]
+    stats = summary(values)
+    ratio = (
+        None
+        if stats is None
+        else {"floor": None, "metric": target.metric, "samples": values, **stats}
+    )
+    verdict = "n/a" if ratio is None else "pass" if ratio["median"] <= target.ratio else "miss"
+    return {
+        "label": target.label(),
+        "floor": "",
+        "floor_id": None,
+        "metric": target.metric,
+        "max_ratio": target.ratio,
+        "stretch": target.stretch,
+        "note": target.note,
+        "ratio": ratio,
+        "status": verdict,
+        "stretch_met": bool(ratio and target.stretch and ratio["median"] <= target.stretch),
+    }
+
+
+def _peer_blocks(
+    config: Config,
+    configs: Sequence[Config],
+    throughput: Mapping[str, Sequence[Mapping[str, Any]]],
+    latency: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> list[dict[str, Any]]:
+    """For each peer in ``config.compare`` that ran: ratios paired per repetition."""
+    blocks = []
+    for ref in config.compare:
+        peer = resolve_floor(config, ref, configs)
+        if peer is None or peer.id == config.id or peer.id not in throughput:
+            continue
+        block: dict[str, Any] = {
+            "peer_id": peer.id,
+            "title": peer.title or peer.name,
+            "ratio": _ratio_block(
+                throughput.get(config.id, []), peer, throughput[peer.id], "per_event"
+            ),
+            "latency_ratios": {},
+            "peer_percentiles": {},
+        }
+        if config.id in latency and peer.id in latency:
+            for metric in _LATENCY_RATIOS:
+                block["latency_ratios"][metric] = _ratio_block(
+                    latency[config.id], peer, latency[peer.id], metric
+                )
+            for metric in ("p50", "p99", "p99.9"):
+                values = [v for v in (_metric(r, metric) for r in latency[peer.id]) if v]
+                block["peer_percentiles"][metric] = summary(values)
+        blocks.append(block)
     return blocks
 
 
@@ -433,6 +544,7 @@ def _config_record(
         "ratio": ratio,
         "percentiles": _percentile_block(config, configs, latency),
         "targets": _target_blocks(config, configs, throughput, latency),
+        "peers": _peer_blocks(config, configs, throughput, latency),
     }
 
 
@@ -483,7 +595,59 @@ def _git() -> dict[str, Any]:
 
     commit = git("rev-parse", "HEAD")
     status = git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+    # What the measured code is: HEAD plus the working tree's changes to the package. Others
+    # may edit it while a run goes on: blob ids taken before and after tell which files changed.
+    changed = git("diff", "HEAD", "--name-only", "--", "asynclambda")
+    untracked = git("ls-files", "--others", "--exclude-standard", "--", "asynclambda")
+    files: dict[str, str] = {}
+    if changed is not None and untracked is not None:
+        names = sorted({*changed.splitlines(), *untracked.splitlines()})
+        present = [n for n in names if (REPO_ROOT / n).exists()]
+        ids = git("hash-object", "--", *present) if present else ""
+        files = dict(zip(present, (ids or "").split(), strict=False))
+        files.update({n: "deleted" for n in names if n not in files})
+    fingerprint = hashlib.sha1(f"{commit}\n{sorted(files.items())}".encode()).hexdigest()[:16]
+    return {
+        "commit": commit,
+        "dirty": bool(status) if status is not None else None,
+        "fingerprint": fingerprint,
+        "files": files,
+    }
+
+
+def _git_lines(*args: str) -> list[str]:
+    try:
+        proc = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return proc.stdout.split() if proc.returncode == 0 else []
+
+
+def _changed_files(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Package files whose content differs between two :func:`_git` snapshots, whether it was
+    committed in between (HEAD moved) or edited in the working tree."""
+    old_head, new_head = before.get("commit"), after.get("commit")
+    old, new = before.get("files") or {}, after.get("files") or {}
+    candidates = {*old, *new}
+    if old_head != new_head:
+        candidates.update(
+            _git_lines("diff", "--name-only", f"{old_head}", f"{new_head}", "--", "asynclambda")
+        )
+
+    def blob(head: Any, snapshot: Mapping[str, str], name: str) -> str:
+        if name in snapshot:
+            return snapshot[name]
+        found = _git_lines("rev-parse", "--verify", "--quiet", f"{head}:{name}")
+        return found[0] if found else "absent"
+
+    return sorted(n for n in candidates if blob(old_head, old, n) != blob(new_head, new, n))
 
 
 def _loadavg() -> list[float] | None:
@@ -554,6 +718,7 @@ def run(
 
     started = _dt.datetime.now(_dt.UTC)
     load_before = _loadavg()
+    git_before = _git()
     t0 = time.monotonic()
     throughput = _run_pass(
         configs, reps=reps, quick=quick, percentiles=False, timeout=timeout, progress=say
@@ -580,6 +745,16 @@ def run(
     env = environment(command)
     env["loadavg_before"] = load_before
     env["loadavg_after"] = _loadavg()
+    env["git_before"] = git_before
+    env["changed_during_run"] = changed = _changed_files(git_before, env["git"])
+    if changed:
+        shown = ", ".join(changed[:6]) + (
+            f" and {len(changed) - 6} more" if len(changed) > 6 else ""
+        )
+        say(
+            f"WARNING: asynclambda/ changed while the benchmarks ran ({shown}): scenarios that "
+            "use these files measured different code in different repetitions"
+        )
     return {
         "schema": SCHEMA,
         "started": started.isoformat(timespec="seconds"),
@@ -597,18 +772,52 @@ def run(
     }
 
 
+def _got(target: Mapping[str, Any]) -> str:
+    ratio = target["ratio"]
+    if not ratio:
+        return "not measured"
+    unit = " us" if target["metric"] == "us" else "x"
+    return f"{ratio['median']:.2f}{unit} (min-max {ratio['min']:.2f}-{ratio['max']:.2f})"
+
+
+def _margin(target: Mapping[str, Any]) -> str:
+    """How far the median is from the bar: ``12% under`` / ``38% over``, and the stretch."""
+    ratio = target["ratio"]
+    if not ratio:
+        return ""
+    bar, got = target["max_ratio"], ratio["median"]
+    text = (
+        f"{(bar - got) / bar:.0%} under the bar"
+        if got <= bar
+        else f"{got / bar:.2f}x the bar ({(got - bar) / bar:.0%} over)"
+    )
+    if target.get("stretch"):
+        stretch = target["stretch"]
+        text += (
+            "; stretch met"
+            if got <= stretch
+            else f"; stretch {stretch:g}x needs {got / stretch:.2f}x less"
+        )
+    return text
+
+
+def _line(result: Mapping[str, Any], target: Mapping[str, Any]) -> str:
+    margin = _margin(target)
+    return f"{target['status'].upper()}: {result['id']}: {target['label']}: {_got(target)}" + (
+        f": {margin}" if margin else ""
+    )
+
+
 def check(document: Mapping[str, Any]) -> list[str]:
     """One line per target missed (or that could not be judged) in a run document."""
-    lines = []
-    for result in document["results"]:
-        for target in result["targets"]:
-            if target["status"] == "pass":
-                continue
-            ratio = target["ratio"]
-            got = (
-                f"{ratio['median']:.2f}x (min-max {ratio['min']:.2f}-{ratio['max']:.2f})"
-                if ratio
-                else "not measured"
-            )
-            lines.append(f"{target['status'].upper()}: {result['id']}: {target['label']}: {got}")
-    return lines
+    return [
+        _line(result, target)
+        for result in document["results"]
+        for target in result["targets"]
+        if target["status"] != "pass"
+    ]
+
+
+def verdicts(document: Mapping[str, Any]) -> list[str]:
+    """One line per target, met or not, with the margin: what ``--check`` prints."""
+    return [_line(result, target) for result in document["results"] for target in result["targets"]]

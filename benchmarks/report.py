@@ -37,6 +37,20 @@ def _us(value: float | None) -> str:
     return f"{value:,.0f}"
 
 
+def _rate(us: float | None) -> str:
+    """Events per second for ``us`` microseconds per event: ``212k``, ``1.4M``, ``730``."""
+    if not us:
+        return "-"
+    rate = 1e6 / us
+    if rate >= 1e6:
+        return f"{rate / 1e6:.1f}M"
+    if rate >= 1e4:
+        return f"{rate / 1e3:.0f}k"
+    if rate >= 1e3:
+        return f"{rate / 1e3:.1f}k"
+    return f"{rate:.0f}"
+
+
 def _span(stats: Mapping[str, Any] | None, fmt: str = "us") -> str:
     if not stats:
         return "-"
@@ -80,20 +94,27 @@ def _loop(result: Mapping[str, Any]) -> str:
 
 def _throughput_rows(results: Sequence[Mapping[str, Any]]) -> list[str]:
     rows = [
-        "| scenario | config | loop | median us/event | min-max | ratio to floor (min-max) | target | verdict |",
-        "|---|---|---|---:|---:|---|---|---|",
+        "| scenario | config | loop | median us/event | min-max | events/s | ratio to floor (min-max) | target | verdict |",
+        "|---|---|---|---:|---:|---:|---|---|---|",
     ]
     for r in results:
         stats = r["per_event_us"]
         if r["status"] == "skipped":
-            cells = ["-", "-", f"skipped: {r.get('skip_reason') or ''}", "-", "-"]
+            cells = ["-", "-", "-", f"skipped: {r.get('skip_reason') or ''}", "-", "-"]
         elif stats is None:
-            cells = [r["status"], "-", "-", "-", "-"]
+            cells = [r["status"], "-", "-", "-", "-", "-"]
         else:
-            targets = [t for t in r["targets"] if t["metric"] == "per_event"]
+            targets = [t for t in r["targets"] if t["metric"] in ("per_event", "us")]
             label, verdict = _verdicts(targets)
             ratio = _ratio(r["ratio"], _short_floor(r, r["floor_id"]))
-            cells = [_us(stats["median"]), _span(stats), ratio, label, verdict]
+            cells = [
+                _us(stats["median"]),
+                _span(stats),
+                _rate(stats["median"]),
+                ratio,
+                label,
+                verdict,
+            ]
         rows.append(f"| {r['scenario']} | {r['title']} | {_loop(r)} | " + " | ".join(cells) + " |")
     return rows
 
@@ -111,7 +132,7 @@ def _percentile_rows(results: Sequence[Mapping[str, Any]]) -> list[str]:
         floor = None
         if ratios.get("p50"):
             floor = _short_floor(r, ratios["p50"]["floor"])
-        targets = [t for t in r["targets"] if t["metric"] != "per_event"]
+        targets = [t for t in r["targets"] if t["metric"] not in ("per_event", "us")]
         label, verdict = _verdicts(targets)
         tail = p["p99"]["median"] / p["p50"]["median"] if p["p50"]["median"] else None
         cells = [
@@ -125,6 +146,61 @@ def _percentile_rows(results: Sequence[Mapping[str, Any]]) -> list[str]:
             verdict,
         ]
         rows.append(f"| {r['scenario']} | {r['title']} | {_loop(r)} | " + " | ".join(cells) + " |")
+    return rows if len(rows) > 2 else []
+
+
+def _peer_rows(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """asynclambda's configs beside the peers they name in ``compare`` (ratios paired per rep)."""
+    rows = [
+        "| config | loop | p50 us | p99 us | peer | peer p50 us | peer p99 us | p50 ratio to peer | p99 ratio to peer | per-event ratio to peer |",
+        "|---|---|---:|---:|---|---:|---:|---|---|---|",
+    ]
+    for r in results:
+        mine = r.get("percentiles") or {}
+        for peer in r.get("peers") or ():
+            theirs = peer.get("peer_percentiles") or {}
+            ratios = peer.get("latency_ratios") or {}
+
+            def pct(block: Mapping[str, Any], metric: str) -> str:
+                stats = block.get(metric)
+                return _us(stats["median"]) if stats else "-"
+
+            cells = [
+                f"{r['scenario']}: {r['title']}",
+                _loop(r),
+                pct(mine, "p50"),
+                pct(mine, "p99"),
+                peer["title"],
+                pct(theirs, "p50"),
+                pct(theirs, "p99"),
+                _ratio(ratios.get("p50"), ""),
+                _ratio(ratios.get("p99"), ""),
+                _ratio(peer.get("ratio"), ""),
+            ]
+            rows.append("| " + " | ".join(cells) + " |")
+    return rows if len(rows) > 2 else []
+
+
+def _target_rows(results: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every target of the run: the bar, the median paired ratio (min-max), verdict, margin."""
+    from benchmarks.harness import _margin
+
+    rows = [
+        "| config | loop | target | got (min-max) | verdict | margin |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for t in r["targets"]:
+            ratio = t["ratio"]
+            unit = " us" if t["metric"] == "us" else "x"
+            got = (
+                f"{ratio['median']:.2f}{unit} ({ratio['min']:.2f}-{ratio['max']:.2f})"
+                if ratio
+                else "not measured"
+            )
+            verdict = t["status"] if t["status"] != "miss" else "**miss**"
+            cells = [f"{r['scenario']}: {r['title']}", _loop(r), t["label"], got, verdict]
+            rows.append("| " + " | ".join([*cells, _margin(t) or "-"]) + " |")
     return rows if len(rows) > 2 else []
 
 
@@ -147,6 +223,14 @@ def _machine_lines(document: Mapping[str, Any]) -> list[str]:
         f"- **Repetitions**: {settings['reps']} throughput, {settings['percentile_reps']} "
         f"percentile{' (quick: tiny sizes, numbers meaningless)' if settings['quick'] else ''}",
         f"- **Commit**: {commit}",
+        *(
+            [
+                "- **Changed during the run** (scenarios using these files mixed versions): "
+                + ", ".join(f"`{name}`" for name in env["changed_during_run"])
+            ]
+            if env.get("changed_during_run")
+            else []
+        ),
         f"- **Command**: `{env['command']}`",
     ]
 
@@ -156,9 +240,15 @@ def markdown(document: Mapping[str, Any]) -> str:
     results = document["results"]
     out = ["### Throughput (median of per-process means; ratios paired per repetition)", ""]
     out += _throughput_rows(results)
+    targets = _target_rows(results)
+    if targets:
+        out += ["", "### Targets (PERFORMANCE.md; what `--check` prints)", "", *targets]
     pct = _percentile_rows(results)
     if pct:
         out += ["", "### Latency (percentile pass: every event timed)", "", *pct]
+    peers = _peer_rows(results)
+    if peers:
+        out += ["", "### Compared with peers (ratio < 1: asynclambda is faster)", "", *peers]
     errors = [r for r in results if r["errors"]]
     if errors:
         out += ["", "### Errors", ""]
@@ -285,12 +375,51 @@ def render_docs(latest: Path = DEFAULT_RESULTS / "latest.json", docs: Path = DEF
         "targets are ratios.",
         "",
     ]
+    lines += _HOW_TO
     if png.exists():
         lines += [f"![benchmark chart]({_rel(png, docs.parent)})", ""]
     lines.append(markdown(document).rstrip("\n"))
     docs.parent.mkdir(parents=True, exist_ok=True)
     docs.write_text("\n".join(lines) + "\n")
     return docs
+
+
+_HOW_TO = [
+    "## How to run",
+    "",
+    "From the repository root, with the `bench` extra installed (`pip install -e '.[bench]'`:",
+    "uvloop, taskiq, matplotlib):",
+    "",
+    "```console",
+    "$ python -m benchmarks            # everything, 5 repetitions: results/ and this page (~4 min)",
+    "$ python -m benchmarks --quick    # tiny sizes, 2 repetitions: proves the scripts run (~30 s)",
+    "$ python -m benchmarks --check    # also list every target: met or missed, and by how much",
+    "```",
+    "",
+    "`--only NAME` runs one scenario (`warm_invoke`, `throughput`, `cold_start`, `scale_out`, `mappings`,",
+    "`observability`, `taskiq`, `floors`) with the floors it is compared with; `--check`",
+    "re-judges nothing, it prints the verdicts of the run it just made (`--strict`: exit 1 on a",
+    "miss). Every scenario script also runs alone: `python -m benchmarks.bench_cold_start --quick`.",
+    "",
+    "## How to read it",
+    "",
+    "- **us/event** is the mean time per event inside one process, the table shows the median",
+    "  over the repetitions (fresh processes) and their min-max. **events/s** is its reciprocal.",
+    "  A *cold start* event is one INIT + first invoke; a *scale-out* event is one context of a",
+    "  0 -> 100 burst; a *statistics* event is one `rt.statistics()` call.",
+    "- **ratio to floor** divides by a floor (F1-F4, C0, C1 in `benchmarks/floors.py`, or a",
+    "  baseline of the same scenario) measured in the same repetition, then takes the median of",
+    "  those paired ratios. Targets (PERFORMANCE.md) are judged on these ratios: compare them",
+    "  between runs, not the absolute times, which move by 1.5x on this shared machine.",
+    "- **Latency** comes from a separate pass that times every event (two timer calls each);",
+    "  p50/p99 ratios are paired the same way. p99.9 needs the >= 2,000 samples of a full run.",
+    "- **Compared with peers** puts the warm synchronous invoke beside taskiq's in-memory",
+    "  request/response (taskiq's own numbers are in the `taskiq` rows).",
+    "- `--quick` numbers are meaningless (50 events, cold caches): they only prove the code runs.",
+    "",
+    "## Results",
+    "",
+]
 
 
 def _rel(path: Path, start: Path) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from benchmarks import report
-from benchmarks.harness import REPO_ROOT, Config, check, resolve_floor, run
+from benchmarks.harness import REPO_ROOT, Config, check, resolve_floor, run, verdicts
 
 __all__ = ["discover", "main", "script", "select"]
 
@@ -161,7 +161,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"docs: {docs}", file=sys.stderr)
     misses = check(document)
     if args.check:
-        print("\n".join(misses) if misses else "check: every target met")
+        lines = verdicts(document)
+        met = sum(1 for line in lines if line.startswith("PASS"))
+        print("\n".join(lines))
+        print(
+            f"check: {len(lines)} targets, {met} met, {len(misses)} missed or not measured"
+            if lines
+            else "check: no targets in this run"
+        )
     failed = [r for r in document["results"] if r["errors"]]
     for r in failed:
         first = r["errors"][0]

@@ -8,6 +8,7 @@ run record, so the benchmarks cannot rot between the runs that matter.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 import subprocess
 import sys
@@ -160,3 +161,93 @@ def test_only_adds_the_floors_a_scenario_needs() -> None:
     demo = [harness.Config(scenario="demo", name="x", fn="m:x", target=("F2", 4.0))]
     chosen = run_all.select({"floors": floors, "bench_demo": demo}, ["demo"])
     assert [c.id for c in chosen] == ["floors/F1@asyncio", "floors/F2@asyncio", "demo/x@asyncio"]
+
+
+def test_self_targets_and_verdicts() -> None:
+    """p99/p50 ('tail') and absolute us/event targets need no floor; --check prints margins."""
+    harness = _import("benchmarks.harness")
+    with pytest.raises(ValueError, match="percentiles=True"):
+        harness.Config(scenario="demo", name="t", fn="m:f", target=harness.Target("", 2.0, "tail"))
+    with pytest.raises(ValueError, match="floor must be empty"):
+        harness.Target("F3", 2.0, "tail")
+    with pytest.raises(ValueError, match="floor must be empty"):
+        harness.Target("", 2.0, "p50")
+    mine = harness.Config(
+        scenario="demo",
+        name="x",
+        fn="m:g",
+        percentiles=True,
+        targets=(harness.Target("", 2.0, "tail"), harness.Target("", 4.0, "us")),
+    )
+    assert mine.floor is None
+    assert mine.latency_floor is None
+    assert mine.floor_refs() == set()
+    throughput = {
+        mine.id: [
+            {"rep": i, "status": "ok", "per_event_us": v} for i, v in enumerate([3.0, 5.0, 6.0])
+        ]
+    }
+    latency = {
+        mine.id: [
+            {"rep": i, "status": "ok", "percentiles_us": {"p50": 2.0, "p99": p99}}
+            for i, p99 in enumerate([3.0, 3.0, 9.0])
+        ]
+    }
+    tail, absolute = harness._target_blocks(mine, [mine], throughput, latency)
+    assert tail["ratio"]["samples"] == [1.5, 1.5, 4.5]
+    assert tail["status"] == "pass"
+    assert absolute["ratio"]["median"] == 5.0
+    assert absolute["status"] == "miss"
+    document = {"results": [{"id": mine.id, "targets": [tail, absolute]}]}
+    lines = harness.verdicts(document)
+    assert lines[0].startswith("PASS: demo/x@asyncio: p99/p50 <= 2: 1.50x")
+    assert "25% under the bar" in lines[0]
+    assert lines[1].startswith("MISS: demo/x@asyncio: <= 4 us/event: 5.00 us")
+    assert "1.25x the bar (25% over)" in lines[1]
+    assert harness.check(document) == lines[1:]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("taskiq") is None, reason="taskiq not installed")
+def test_peer_comparison_table(tmp_path: Path) -> None:
+    """The warm invoke's p50/p99 sit beside taskiq's request/response, ratios paired per rep."""
+    document = _run(
+        tmp_path,
+        "--only",
+        "warm_invoke/async",
+        "--only",
+        "taskiq/request-response",
+        "--reps",
+        "1",
+        "--no-chart",
+    )
+    _assert_well_formed(document)
+    by_id = {r["id"]: r for r in document["results"]}
+    peers = by_id["warm_invoke/async@asyncio"]["peers"]
+    assert [p["peer_id"] for p in peers] == ["taskiq/request-response@asyncio"]
+    assert peers[0]["latency_ratios"]["p50"]["samples"]
+    assert "### Compared with peers" in (tmp_path / "latest.md").read_text()
+
+
+def test_profile_tool_runs() -> None:
+    """The profiling tool's ablation child still runs (a candidate whose source moved on
+    reports 'mismatch': that is information for whoever re-runs it, not a failure)."""
+    for scenario, candidate in (("warm", "warm-all"), ("cold-callable", "cold-all")):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.profile_hot_path",
+                "_child",
+                scenario,
+                candidate,
+                "--seconds",
+                "0.01",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        line = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert line["status"] in ("ok", "mismatch"), line
