@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from . import _environ
-from .events import decoder_for, event_type_for
+from .events import decoder_for
 from .handlers import (
     HandlerExit,
     HandlerLoadError,
@@ -41,7 +41,7 @@ from .handlers import (
     load_handler,
 )
 from .invocation import ClientContext, ContextInfo, InvocationResult, LambdaContext
-from .payloads import RESPONSE_LIMIT, MarshalError, decode, encode, encode_response
+from .payloads import RESPONSE_LIMIT, MarshalError, decode, encode, encode_response, flat
 from .signals import Retry
 
 if TYPE_CHECKING:
@@ -58,16 +58,6 @@ _set_current = current_invocation.set
 _current_task = asyncio.current_task
 _Coroutine: Final = types.CoroutineType
 _encode = encode
-_FLAT: Final = frozenset({str, int, bool, type(None)})
-
-
-def _flat(d: dict[Any, Any]) -> bool:
-    """A small dict of str keys and str/int/bool/None values: encodes the same everywhere."""
-    flat = _FLAT
-    for k, v in d.items():  # noqa: SIM110 - a plain loop beats all(<genexpr>) here
-        if type(k) is not str or type(v) not in flat:
-            return False
-    return True
 
 
 _NO_STATE: Final = object()
@@ -180,7 +170,7 @@ class ExecutionContext:
                 else:
                     self.handler = config.handler
                 self.is_async = is_async_callable(self.handler)
-                event_type = event_type_for(self.handler)
+                event_type = pool.event_type_of(self.handler)
                 if event_type is not None:
                     self.event_decoder = decoder_for(event_type).decode
                 if not self.is_async:
@@ -275,7 +265,15 @@ class ExecutionContext:
                 self.task = _current_task()
                 cv.run(_set_current, lctx)
                 result = cv.run(self.handler, event, lctx)
-                if type(result) is _Coroutine or inspect.isawaitable(result):
+                if type(result) is _Coroutine:
+                    # Step it once right here; only a handler that suspends needs drive().
+                    try:
+                        first = cv.run(result.send, None)
+                    except StopIteration as stop:
+                        result = stop.value
+                    else:
+                        result = await drive(cv, result, first)
+                elif inspect.isawaitable(result):
                     result = await drive(cv, result)
             else:
                 result = await self._run_thread(event, lctx)
@@ -298,7 +296,7 @@ class ExecutionContext:
         if self.timed_out or error is not None:
             return self._failed(inv, error, cold, (end - start) * 1000.0)
         function_error: str | None = None
-        if type(result) is dict and len(result) <= 16 and _flat(result):
+        if type(result) is dict and flat(result):
             raw = _encode(result)  # the common small response: nothing to check further
         else:
             try:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.machinery
 import importlib.util
 import inspect
 import os
@@ -98,27 +99,30 @@ def resolve_spec(spec: str) -> LoadedSpec:
     return _resolve_module(spec, target, attribute)
 
 
-def _compile(source: bytes, filename: str, module_name: str) -> types.CodeType:
+def _resolve_file(spec: str, target: str, attribute: str) -> LoadedSpec:
+    path = os.path.abspath(target)
+    module_name = os.path.splitext(os.path.basename(path))[0]
+    if not os.path.isfile(path):
+        raise HandlerLoadError(
+            "Runtime.ImportModuleError",
+            f"Unable to import module '{module_name}': No module named '{module_name}' "
+            f"({target}: No such file or directory)")
+    # The import system's loader: it reads and writes __pycache__, so a handler file that was
+    # compiled before (by a previous run, or an import) costs an unmarshal, not a compile.
+    loader = importlib.machinery.SourceFileLoader(module_name, path)
     try:
-        return compile(source, filename, "exec", dont_inherit=True)
+        code = loader.get_code(module_name)
     except SyntaxError as exc:
         trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
         raise HandlerLoadError("Runtime.UserCodeSyntaxError",
                                f"Syntax error in module '{module_name}': {exc}", trace) from None
-
-
-def _resolve_file(spec: str, target: str, attribute: str) -> LoadedSpec:
-    path = os.path.abspath(target)
-    module_name = os.path.splitext(os.path.basename(path))[0]
-    try:
-        with open(path, "rb") as f:
-            source = f.read()
-    except OSError as exc:
+    except (OSError, ImportError) as exc:
         raise HandlerLoadError(
             "Runtime.ImportModuleError",
-            f"Unable to import module '{module_name}': No module named '{module_name}' "
-            f"({target}: {exc.strerror})") from None
-    code = _compile(source, path, module_name)
+            f"Unable to import module '{module_name}': {exc}") from None
+    if code is None:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{module_name}': it has no code")
     return LoadedSpec(spec, module_name, attribute, code, path, "", os.path.dirname(path), None)
 
 
@@ -207,22 +211,29 @@ def load_handler(loaded: LoadedSpec) -> tuple[Callable[..., Any], types.ModuleTy
 
 # --- running coroutines inside an execution context's own contextvars.Context -----------------
 
+_NOT_STARTED: Any = object()
+
+
 @types.coroutine
-def drive(ctx: Context, coro: Any) -> Generator[Any, Any, Any]:
+def drive(ctx: Context, coro: Any, first: Any = _NOT_STARTED) -> Generator[Any, Any, Any]:
     """Await ``coro`` with every step run inside ``ctx`` (no task is created).
 
     Whatever the coroutine yields (futures, bare yields) goes up to the task running us, and what
     the task sends or throws back (results, cancellation) goes down into the coroutine, each step
-    entered with ``ctx.run`` so the coroutine sees its execution context's variables.
+    entered with ``ctx.run`` so the coroutine sees its execution context's variables. ``first``
+    is what the coroutine yielded if the caller already took its first step.
     """
     if not hasattr(coro, "send"):
         coro = coro.__await__()
     run = ctx.run
     send = coro.send
-    try:
-        yielded = run(send, None)
-    except StopIteration as exc:
-        return exc.value
+    if first is _NOT_STARTED:
+        try:
+            yielded = run(send, None)
+        except StopIteration as exc:
+            return exc.value
+    else:
+        yielded = first
     while True:
         try:
             value = yield yielded

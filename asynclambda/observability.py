@@ -51,8 +51,9 @@ class Observer:
         self._log.info("START", request_id=request_id, function=function, version=version)
 
     def report(self, result: InvocationResult, memory_mb: int) -> None:
+        # One record for END and REPORT (the text renderer prints both lines): a log call costs
+        # more than a warm invoke, so an invocation makes two, not three.
         log = self._log
-        log.info("END", request_id=result.request_id)
         fields: dict[str, Any] = {
             "request_id": result.request_id,
             "duration_ms": round(result.duration_ms, 2),
@@ -140,6 +141,7 @@ class LambdaTextRenderer:
             return f"{prefix}START RequestId: {rid} Version: {d.get('version', '')}"
         if event == "END":
             return f"END RequestId: {rid}"
+        end = f"END RequestId: {rid}\n"
         if event == "INIT_ERROR":
             return (f"INIT_REPORT RequestId: {rid} Status: error "
                     f"Error Type: {d.get('error_type')} {d.get('error_message', '')}")
@@ -151,7 +153,7 @@ class LambdaTextRenderer:
             parts.append(f"Init Duration: {d['init_duration_ms']:.2f} ms")
         if d.get("status") == "error":
             parts.append(f"Status: error ({d.get('error_type')})")
-        return "\t".join(parts)
+        return end + "\t".join(parts)
 
 
 class _JsonFormatter(logging.Formatter):
@@ -184,7 +186,7 @@ def configure_logging(fmt: Literal["text", "json"] = "text", *, stream: TextIO |
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(out),
-        cache_logger_on_first_use=False,
+        cache_logger_on_first_use=True,
     )
     handler = logging.StreamHandler(out)
     handler.addFilter(RequestIdFilter())

@@ -49,6 +49,26 @@ encode: Final = _encoder.encode
 decode: Final = _decoder.decode
 
 _SCALARS: Final = frozenset({str, int, float, bool, type(None), decimal.Decimal})
+_FLAT: Final = frozenset({str, int, bool, type(None)})
+
+
+def flat(d: dict[Any, Any]) -> bool:
+    """A small dict of str keys and str/int/bool/None (or empty list/dict) values.
+
+    It encodes the same with msgspec and with the AWS runtime's encoder and holds nothing to
+    reject, so the warm path skips the full scan for it (the common event and response shape,
+    e.g. ``{"batchItemFailures": []}``).
+    """
+    if len(d) > 16:
+        return False
+    scalars = _FLAT
+    for k, v in d.items():
+        if type(k) is not str:
+            return False
+        t = type(v)
+        if t not in scalars and not ((t is list or t is dict) and not v):
+            return False
+    return True
 
 
 class MarshalError(Exception):
@@ -68,7 +88,7 @@ def encode_request(payload: Any, limit: int = SYNC_REQUEST_LIMIT, operation: str
     elif t is bytearray or t is memoryview:
         raw = bytes(payload)
     else:
-        if not _plain(payload):
+        if not (t is dict and flat(payload)) and not _plain(payload):
             _reject_sets(payload)
         try:
             raw = encode(payload)

@@ -168,6 +168,7 @@ class Runtime:
         self._idle_waiters = 0
         self._idle_event: anyio.Event | None = None
         self._components: list[Component] = []
+        self._day: tuple[int, str] = (-1, "")
         self._event_configs: dict[tuple[str, str | None], EventInvokeConfig] = {}
         queue = event_queue if event_queue is not None else MemoryEventQueue()
         bind = getattr(queue, "bind", None)
@@ -562,8 +563,12 @@ class Runtime:
         return f"{arn}:{qualifier}" if qualifier else arn
 
     def new_log_stream_name(self, version: str) -> str:
-        day = _dt.datetime.fromtimestamp(self.clock.time(), _dt.UTC).strftime("%Y/%m/%d")
-        return f"{day}/[{version}]{self.rng.getrandbits(128):032x}"
+        """A Lambda-shaped log stream name for a new execution context (one per context)."""
+        number = int(self.clock.time() // 86_400)
+        if number != self._day[0]:  # strftime once a day, not once per cold start
+            self._day = (number, _dt.datetime.fromtimestamp(number * 86_400, _dt.UTC)
+                         .strftime("%Y/%m/%d"))
+        return f"{self._day[1]}/[{version}]{self.rng.getrandbits(128):032x}"
 
     # -- lifecycle ------------------------------------------------------------------------------
     @property

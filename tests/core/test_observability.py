@@ -99,17 +99,17 @@ async def test_start_end_report_carry_lambdas_fields() -> None:
     assert len(starts) == 2
     cold, warm = starts
     records = _platform(logs)
-    assert [e["event"] for e in records] == ["START", "END", "REPORT"] * 2
+    # START, then one REPORT record that stands for Lambda's END and REPORT lines.
+    assert [e["event"] for e in records] == ["START", "REPORT"] * 2
     rid = cold["request_id"]
     assert cold == {"event": "START", "log_level": "info", "request_id": rid,
                     "function": "fn", "version": "$LATEST"}
-    assert records[1] == {"event": "END", "log_level": "info", "request_id": rid}
-    assert records[2] == {
+    assert records[1] == {
         "event": "REPORT", "log_level": "info", "request_id": rid,
         "duration_ms": 1.23, "billed_duration_ms": 2, "memory_size_mb": 512,
         "init_duration_ms": 250.0, "status": "success",
     }
-    warm_report = records[5]
+    warm_report = records[3]
     assert warm_report["request_id"] == warm["request_id"] != rid
     assert "init_duration_ms" not in warm_report  # only cold starts carry it
     assert warm_report["duration_ms"] == 1.23 and warm_report["billed_duration_ms"] == 2
@@ -189,11 +189,13 @@ def test_text_renderer_start_end_report_lines() -> None:
     cold = {"event": "REPORT", "request_id": rid, "duration_ms": 1.23, "billed_duration_ms": 2,
             "memory_size_mb": 128, "init_duration_ms": 245.951, "status": "success"}
     assert render(None, "info", dict(cold)) == (
+        f"END RequestId: {rid}\n"
         f"REPORT RequestId: {rid}\tDuration: 1.23 ms\tBilled Duration: 2 ms\t"
         f"Memory Size: 128 MB\tInit Duration: 245.95 ms")
     warm = {k: v for k, v in cold.items() if k != "init_duration_ms"}
     warm["duration_ms"] = 1500
     assert render(None, "info", warm) == (
+        f"END RequestId: {rid}\n"
         f"REPORT RequestId: {rid}\tDuration: 1500.00 ms\tBilled Duration: 2 ms\t"
         f"Memory Size: 128 MB")
 
@@ -244,7 +246,7 @@ async def test_configure_logging_json_writes_one_json_object_per_line(
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     by_event = {d.get("event", d.get("message")): d for d in lines}
     assert [d.get("event", d.get("message")) for d in lines] == [
-        "START", "slow downstream", "order stored", "END", "REPORT", "outside"]
+        "START", "slow downstream", "order stored", "REPORT", "outside"]
     assert by_event["slow downstream"]["aws_request_id"] == r.request_id
     assert by_event["slow downstream"]["level"] == "WARNING"
     assert by_event["order stored"]["aws_request_id"] == r.request_id
