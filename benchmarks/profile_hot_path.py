@@ -417,8 +417,9 @@ def _child(scenario: str, candidate: str, percentiles: bool, seconds: float) -> 
     try:
         for patch in patches:
             patch()
-    except PatchMismatch as exc:
-        return {"status": "mismatch", "error": str(exc)}
+    except (PatchMismatch, AttributeError) as exc:
+        # The code the candidate edits has moved on (often: the change has landed).
+        return {"status": "mismatch", "error": f"{type(exc).__name__}: {exc}"}
     if "runtime" in switches:
         original = _runtime.started
 
