@@ -133,17 +133,10 @@ class ExecutionContext:
         self.init_duration: float | None = None
         self._tmp_dir: Path | None = None
         rt = pool.runtime
-        self.info = ContextInfo(
-            function_name=pool.function_name,
-            function_version=pool.version_name,
-            invoked_function_arn=pool.arn,
-            memory_limit_in_mb=str(pool.config.memory_mb),
-            log_group_name=f"/aws/lambda/{pool.function_name}",
-            log_stream_name=rt.new_log_stream_name(pool.version_name),
-            clock=rt.clock,
-            execution=self,
-        )
-        self.info.state = None
+        # Positional: this runs once per cold start.
+        self.info = ContextInfo(pool.function_name, pool.version_name, pool.arn,
+                                pool.memory_text, pool.log_group_name,
+                                rt.new_log_stream_name(pool.version_name), rt.clock, self)
 
     # -- INIT -----------------------------------------------------------------------------------
     async def init(self) -> None:

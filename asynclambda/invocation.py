@@ -72,7 +72,7 @@ class ContextInfo:
                  "invoked_function_arn", "log_group_name", "log_stream_name",
                  "memory_limit_in_mb", "state")
 
-    def __init__(self, *, function_name: str, function_version: str, invoked_function_arn: str,
+    def __init__(self, function_name: str, function_version: str, invoked_function_arn: str,
                  memory_limit_in_mb: str, log_group_name: str, log_stream_name: str,
                  clock: Clock, execution: Any) -> None:
         self.function_name = function_name

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 __all__ = ["ContextPool", "KeepAlivePolicy", "Limiter", "VersionStatistics"]
 
 _UNRESOLVED: Any = object()
+_Function: Any = type(lambda: None)
 
 #: A keep-alive policy: ``(config, idle_contexts) -> seconds`` an idle context is kept.
 KeepAlivePolicy = Callable[["FunctionConfig", int], float]
@@ -113,6 +114,8 @@ class ContextPool:
         self.arn = arn
         self.clock: Clock = runtime.clock
         self.now = self.clock.now  # bound once: read twice per invocation
+        self.memory_text = str(config.memory_mb)  # context.memory_limit_in_mb is a string
+        self.log_group_name = f"/aws/lambda/{config.name}"
         self.timeout = float(config.timeout)
         self._keep_alive = config.keep_alive
         self._idle: deque[ExecutionContext] = deque()
@@ -315,6 +318,9 @@ class ContextPool:
             if self._event_type is _UNRESOLVED:
                 self._event_type = event_type_for(handler)
             return self._event_type
+        if type(handler) is _Function and not handler.__annotations__ \
+                and not hasattr(handler, "__wrapped__"):
+            return None  # a plain, unannotated, undecorated function: nothing to resolve
         target = inspect.unwrap(handler)
         if not getattr(target, "__annotations__", None) and inspect.isfunction(target):
             return None
