@@ -138,44 +138,35 @@ def encode_response(result: Any) -> bytes:
 def _plain(obj: Any) -> bool:
     """True if ``obj`` holds only what the AWS runtime's encoder and msgspec encode identically.
 
-    The common response (a small dict of strings and numbers) is checked without recursion
-    into Python frames for each leaf; anything unusual falls to the slow, exact path.
+    Iterative (no Python frame per container); anything unusual sends the caller to the slow,
+    exact path.
     """
-    t = type(obj)
-    if t in _SCALARS:
-        return t is not float or math.isfinite(obj)
     stack = [obj]
     pop, push = stack.pop, stack.append
+    budget = 1_000_000  # containers; a cyclic structure must not loop forever (slow path reports it)
     while stack:
+        budget -= 1
+        if budget < 0:
+            return False
         o = pop()
         t = type(o)
         if t is dict:
-            for k, v in o.items():
-                if type(k) is not str:
-                    return False
-                tv = type(v)
-                if tv in _SCALARS:
-                    if tv is float and not math.isfinite(v):
-                        return False
-                elif tv is dict or tv is list:
-                    push(v)
-                else:
-                    return False
-        elif t is list:
-            for v in o:
-                tv = type(v)
-                if tv in _SCALARS:
-                    if tv is float and not math.isfinite(v):
-                        return False
-                elif tv is dict or tv is list:
-                    push(v)
-                else:
-                    return False
-        elif t in _SCALARS:
-            if t is float and not math.isfinite(o):
+            if any(type(k) is not str for k in o):
                 return False
+            values: Any = o.values()
+        elif t is list:
+            values = o
         else:
-            return False
+            values = (o,)
+        for v in values:
+            tv = type(v)
+            if tv in _SCALARS:
+                if tv is float and not math.isfinite(v):
+                    return False
+            elif tv is dict or tv is list:
+                push(v)
+            else:
+                return False
     return True
 
 
