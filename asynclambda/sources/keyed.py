@@ -185,6 +185,8 @@ class KeyedLimiter:
 
     def _grant(self) -> None:
         """Grant waiters in arrival order; a waiter blocks later ones that share a key with it."""
+        if not self._waiters:
+            return  # (every release calls this: no new deque when nobody waits)
         blocked: set[Hashable] = set()
         kept: deque[_Waiter] = deque()
         waiters = self._waiters

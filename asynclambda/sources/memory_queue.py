@@ -8,8 +8,10 @@ long-polling receivers wake and dead-letter redrives happen without anyone polli
 
 Data structures keep a receive O(batch) amortised: visible messages sit in a deque (standard) or
 in per-group deques with a deque of ready groups (FIFO); delayed and in-flight messages sit in
-deadline heaps; messages leaving early (deleted, expired) leave stale heap entries that are
-skipped when they surface.
+deadline heaps, retention deadlines in a deque in send order (plus a heap for the few that come
+out of order); messages leaving early (deleted, expired) leave stale entries that are skipped
+when they surface, and dropped once they outnumber the live ones, so memory follows the messages
+held, not the messages ever sent. A map from current receipt handle to message serves deletes.
 
 Choices where the SQS docs leave room (*ours*, each following the SQS Developer Guide / API
 Reference as closely as it allows):
@@ -49,9 +51,11 @@ import hashlib
 import heapq
 import itertools
 import math
+import os
+import random
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from asynclambda.clock import RealClock
@@ -60,6 +64,8 @@ from asynclambda.sources.queue import (
     DEDUPLICATION_INTERVAL,
     MAX_RECEIVE_MESSAGES,
     MAX_RECEIVE_MESSAGES_EXTENDED,
+    BatchError,
+    BatchResult,
     InvalidParameterValue,
     Message,
     MessageAttributeValue,
@@ -73,6 +79,7 @@ from asynclambda.sources.queue import (
     QueueStatistics,
     ReceiptHandleIsInvalid,
     SendResult,
+    _check_batch_ids,
     check_message_size,
     coerce_message_attributes,
     md5_of_body,
@@ -88,6 +95,23 @@ __all__ = ["MemoryQueueBackend"]
 _DELAYED, _VISIBLE, _INFLIGHT, _NEW, _GONE = range(5)
 _MAX_IN_FLIGHT_TIME = 43_200.0  # a message stays in flight at most 12 h from its receive
 _EXPIRED_HANDLE = "The receipt handle has expired"
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+_COMPACT_MIN = 256  # a deadline heap is compacted once stale entries outnumber live ones by this
+
+# Message ids and receipt-handle nonces come from one Mersenne Twister seeded from os.urandom,
+# reseeded in a forked child: uuid.uuid4() costs ~1.8 us (an os.urandom syscall and a UUID
+# object), this ~0.5 us, with the same 122 random bits per id.
+_rng = random.Random()
+_getrandbits = _rng.getrandbits
+os.register_at_fork(after_in_child=_rng.seed)
+_UUID_MASK = ~((0xF << 76) | (0x3 << 62)) & ((1 << 128) - 1)  # clears version and variant
+_UUID_BITS = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
+
+
+def _uuid4() -> str:
+    """A random version-4 UUID in its canonical form, as ``str(uuid.uuid4())``."""
+    h = "%032x" % (_getrandbits(128) & _UUID_MASK | _UUID_BITS)
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def _param(name: str, value: Any, low: float, high: float) -> float:
@@ -102,27 +126,29 @@ class _Msg:
 
     __slots__ = (
         "body", "dead_letter_source", "deadline", "dedup_id", "enqueued_at", "expires_at",
-        "first_receive_ms", "group_id", "handle", "md5_of_attributes", "md5_of_body",
-        "message_attributes", "message_id", "receive_count", "received_at", "sent_ms",
+        "first_receive", "group_id", "handle", "md5_of_attributes", "md5_of_body",
+        "message_attributes", "message_id", "order", "receive_count", "received_at", "sent",
         "sequence_number", "state", "version",
     )
 
     def __init__(self, message_id: str, body: str, attributes: dict[str, MessageAttributeValue],
-                 enqueued_at: float, sent_ms: int) -> None:
+                 enqueued_at: float, sent: str, md5_of_body: str,
+                 md5_of_attributes: str | None) -> None:
         self.message_id = message_id
         self.body = body
         self.message_attributes = attributes
-        self.md5_of_body = md5_of_body(body)
-        self.md5_of_attributes = md5_of_message_attributes(attributes)
+        self.md5_of_body = md5_of_body  # computed once at send, copied on redrive
+        self.md5_of_attributes = md5_of_attributes
         self.enqueued_at = enqueued_at
-        self.sent_ms = sent_ms
+        self.sent = sent  # SentTimestamp as its string: formatted once, not per receive
         self.expires_at = math.inf
+        self.order = 0  # the expiry tiebreak, from the queue's counter
         self.group_id: str | None = None
         self.dedup_id: str | None = None
         self.sequence_number: str | None = None
         self.dead_letter_source: str | None = None
         self.receive_count = 0
-        self.first_receive_ms: int | None = None
+        self.first_receive = ""  # ApproximateFirstReceiveTimestamp, formatted ("": not yet)
         self.received_at = 0.0
         self.state = _NEW
         self.deadline = 0.0
@@ -131,30 +157,12 @@ class _Msg:
 
     def moved_copy(self) -> _Msg:
         """A copy for the dead-letter queue: same id, body, attributes and receive history."""
-        copy = _Msg(self.message_id, self.body, self.message_attributes, self.enqueued_at, self.sent_ms)
+        copy = _Msg(self.message_id, self.body, self.message_attributes, self.enqueued_at,
+                    self.sent, self.md5_of_body, self.md5_of_attributes)
         copy.group_id, copy.dedup_id = self.group_id, self.dedup_id
         copy.sequence_number = self.sequence_number
-        copy.receive_count, copy.first_receive_ms = self.receive_count, self.first_receive_ms
+        copy.receive_count, copy.first_receive = self.receive_count, self.first_receive
         return copy
-
-    def to_message(self, sender_id: str) -> Message:
-        attributes = {
-            "ApproximateReceiveCount": str(self.receive_count),
-            "SentTimestamp": str(self.sent_ms),
-            "SenderId": sender_id,
-            "ApproximateFirstReceiveTimestamp": str(self.first_receive_ms),
-        }
-        if self.group_id is not None:
-            attributes["MessageGroupId"] = self.group_id
-        if self.dedup_id is not None:
-            attributes["MessageDeduplicationId"] = self.dedup_id
-        if self.sequence_number is not None:
-            attributes["SequenceNumber"] = self.sequence_number
-        if self.dead_letter_source is not None:
-            attributes["DeadLetterQueueSourceArn"] = self.dead_letter_source
-        assert self.handle is not None
-        return Message(self.message_id, self.handle, self.body, attributes,
-                       dict(self.message_attributes), self.md5_of_body, self.md5_of_attributes)
 
 
 _Entry = tuple[float, int, int, _Msg]  # (deadline, tiebreak, version, message)
@@ -172,9 +180,17 @@ class _Queue:
         self._sender_id = sender_id
         self._uid = uuid.uuid4().hex
         self._messages: dict[str, _Msg] = {}
+        # The current receipt handle of every live message that has one: a delete by the current
+        # handle (the common case) finds its message without decoding the handle.
+        self._handles: dict[str, _Msg] = {}
         self._delayed: list[_Entry] = []
         self._inflight: list[_Entry] = []
-        self._expiry: list[tuple[float, int, _Msg]] = []
+        # Expiry order is (expires_at, tiebreak). Sends come in that order (now + a fixed
+        # retention), so they queue in a deque of bare messages: no heap entry, no tuple kept
+        # alive per message for the whole retention period. A message out of order (redriven
+        # in, keeping an earlier enqueue time) goes to the heap; ``advance`` merges the two.
+        self._expiry: deque[_Msg] = deque()
+        self._expiry_late: list[tuple[float, int, _Msg]] = []
         self._tiebreak = itertools.count()
         self._counts = [0] * 5  # by state
         self._waiters: dict[asyncio.Future[None], None] = {}
@@ -182,6 +198,7 @@ class _Queue:
         self._dedup: dict[str, tuple[float, str, str | None]] = {}
         self._dedup_order: deque[tuple[float, str]] = deque()
         self._sequence = itertools.count(1)
+        self._sent_ms, self._sent_text = -1, ""  # the last SentTimestamp, formatted
         self.sent = self.received = self.deleted = self.redriven_to_dlq = 0
         self.redriven_in = self.deduplicated = self.expired = self.purged = 0
 
@@ -202,7 +219,39 @@ class _Queue:
 
     def _remove(self, msg: _Msg) -> None:
         self._set_state(msg, _GONE)
-        del self._messages[msg.message_id]
+        messages = self._messages
+        del messages[msg.message_id]
+        if msg.handle is not None:
+            self._handles.pop(msg.handle, None)
+        # A message leaving early leaves stale heap entries (the expiry one lasts the whole
+        # retention period): drop them once they outnumber the live ones, so the heaps (and the
+        # messages they hold) do not grow with every message ever sent. Pop order is unchanged:
+        # entries keep their (deadline, tiebreak) keys, which are unique.
+        # (In place: ``advance`` may be iterating over them.)
+        expiry, late = self._expiry, self._expiry_late
+        while expiry and expiry[0].state == _GONE:
+            expiry.popleft()  # messages mostly leave in send order: the head goes at once
+        if len(expiry) + len(late) > 2 * len(messages) + _COMPACT_MIN:
+            kept = [m for m in expiry if m.state != _GONE]
+            expiry.clear()
+            expiry.extend(kept)
+            late[:] = [entry for entry in late if entry[2].state != _GONE]
+            heapq.heapify(late)
+        counts = self._counts
+        if (len(self._inflight) > 2 * counts[_INFLIGHT] + _COMPACT_MIN
+                or len(self._delayed) > 2 * counts[_DELAYED] + _COMPACT_MIN):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop stale entries from the delay and visibility heaps when they dominate."""
+        counts = self._counts
+        inflight, delayed = self._inflight, self._delayed
+        if len(inflight) > 2 * counts[_INFLIGHT] + _COMPACT_MIN:
+            inflight[:] = [e for e in inflight if self._live(e, _INFLIGHT)]
+            heapq.heapify(inflight)
+        if len(delayed) > 2 * counts[_DELAYED] + _COMPACT_MIN:
+            delayed[:] = [e for e in delayed if self._live(e, _DELAYED)]
+            heapq.heapify(delayed)
 
     # -- operations --------------------------------------------------------------------------
     def send(self, body: str, attributes: dict[str, MessageAttributeValue], delay: float,
@@ -215,7 +264,11 @@ class _Queue:
                 self.deduplicated += 1
                 return SendResult(original[1], md5_of_body(body),
                                   md5_of_message_attributes(attributes), original[2], True)
-        msg = _Msg(str(uuid.uuid4()), body, attributes, now, int(self.clock.time() * 1000))
+        sent_ms = int(self.clock.time() * 1000)
+        if sent_ms != self._sent_ms:  # a burst of sends in one millisecond formats it once
+            self._sent_ms, self._sent_text = sent_ms, str(sent_ms)
+        msg = _Msg(_uuid4(), body, attributes, now, self._sent_text, md5_of_body(body),
+                   md5_of_message_attributes(attributes) if attributes else None)
         msg.group_id, msg.dedup_id = group_id, dedup_id
         if self.config.fifo:
             msg.sequence_number = f"{next(self._sequence):020d}"
@@ -240,7 +293,12 @@ class _Queue:
 
     def _admit(self, msg: _Msg, delay: float, now: float) -> None:
         self._messages[msg.message_id] = msg
-        heapq.heappush(self._expiry, (msg.expires_at, next(self._tiebreak), msg))
+        msg.order = next(self._tiebreak)
+        expiry = self._expiry
+        if not expiry or expiry[-1].expires_at <= msg.expires_at:
+            expiry.append(msg)  # in (expires_at, tiebreak) order: the tiebreak only grows
+        else:
+            heapq.heappush(self._expiry_late, (msg.expires_at, msg.order, msg))
         if delay > 0:
             self._set_state(msg, _DELAYED)
             self._push(self._delayed, now + delay, msg)
@@ -263,22 +321,54 @@ class _Queue:
         taken = self._take(n)
         if not taken:
             return []
-        wall_ms = int(self.clock.time() * 1000)
-        out = [self._deliver(msg, now, wall_ms, visibility_timeout) for msg in taken]
+        wall_ms = str(int(self.clock.time() * 1000))
+        deadline = now + visibility_timeout
+        # One nonce per receive, as unguessable as one per handle was (32 random hex digits);
+        # the handles of one receive still differ, by message id (and a message's handles by
+        # receive count).
+        prefix, suffix = f"{self._uid}.", f".{_getrandbits(128):032x}"
+        handles, inflight, tiebreak = self._handles, self._inflight, self._tiebreak
+        set_state, sender_id = self._set_state, self._sender_id
+        out: list[Message] = []
+        # Each message's delivery, written out in the loop (a call per message costs more).
+        for msg in taken:
+            count = msg.receive_count = msg.receive_count + 1
+            if not msg.first_receive:
+                msg.first_receive = wall_ms
+            msg.received_at = now
+            token = f"{prefix}{msg.message_id}.{count}{suffix}"
+            # urlsafe_b64encode without its wrappers (same bytes).
+            handle = binascii.b2a_base64(token.encode(), newline=False).translate(_URLSAFE).decode()
+            if msg.handle is not None:
+                handles.pop(msg.handle, None)
+            handles[handle] = msg
+            msg.handle = handle
+            set_state(msg, _INFLIGHT)
+            msg.version += 1  # _push(self._inflight, deadline, msg)
+            msg.deadline = deadline
+            heapq.heappush(inflight, (deadline, next(tiebreak), msg.version, msg))
+            attributes = {
+                "ApproximateReceiveCount": str(count),
+                "SentTimestamp": msg.sent,
+                "SenderId": sender_id,
+                "ApproximateFirstReceiveTimestamp": msg.first_receive,
+            }
+            if msg.group_id is not None:
+                attributes["MessageGroupId"] = msg.group_id
+            if msg.dedup_id is not None:
+                attributes["MessageDeduplicationId"] = msg.dedup_id
+            if msg.sequence_number is not None:
+                attributes["SequenceNumber"] = msg.sequence_number
+            if msg.dead_letter_source is not None:
+                attributes["DeadLetterQueueSourceArn"] = msg.dead_letter_source
+            # The attributes dict is copied so a receiver cannot change the queue's.
+            message_attributes = msg.message_attributes
+            out.append(Message(msg.message_id, handle, msg.body, attributes,
+                               dict(message_attributes) if message_attributes else {},
+                               msg.md5_of_body, msg.md5_of_attributes))
+        self.received += len(out)
         self._arm()
         return out
-
-    def _deliver(self, msg: _Msg, now: float, wall_ms: int, visibility_timeout: float) -> Message:
-        msg.receive_count += 1
-        if msg.first_receive_ms is None:
-            msg.first_receive_ms = wall_ms
-        msg.received_at = now
-        token = f"{self._uid}.{msg.message_id}.{msg.receive_count}.{uuid.uuid4().hex}"
-        msg.handle = base64.urlsafe_b64encode(token.encode()).decode()
-        self._set_state(msg, _INFLIGHT)
-        self._push(self._inflight, now + visibility_timeout, msg)
-        self.received += 1
-        return msg.to_message(self._sender_id)
 
     def _message_for(self, receipt_handle: str) -> _Msg | None:
         """The live message a handle refers to (``None`` if gone), after checking the handle."""
@@ -294,16 +384,27 @@ class _Queue:
         return self._messages.get(message_id)
 
     def delete(self, receipt_handle: str) -> None:
-        msg = self._message_for(receipt_handle)
-        if msg is None:
-            return
+        """Delete by ``receipt_handle``; the caller re-arms the timer (``_arm``) afterwards."""
+        try:
+            msg = self._handles.get(receipt_handle)
+        except TypeError:  # unhashable: not a handle (_message_for says so)
+            msg = None
+        if msg is not None:
+            # The current handle of a live message: what decoding it would find. Applying due
+            # state changes first may remove the message (then the handle is gone from the map).
+            self.advance(self.clock.now())
+            if msg.state == _GONE:
+                return  # it left meanwhile (expired, redriven): a delete of a gone message is fine
+        else:
+            msg = self._message_for(receipt_handle)
+            if msg is None:
+                return
         current = msg.handle == receipt_handle
         if self.config.fifo and (not current or msg.state != _INFLIGHT):
             raise InvalidParameterValue(f"receipt handle {receipt_handle!r} is invalid: {_EXPIRED_HANDLE}")
         if current:
             self._remove(msg)
             self.deleted += 1
-            self._arm()
 
     def change_visibility(self, receipt_handle: str, timeout: float) -> None:
         msg = self._message_for(receipt_handle)
@@ -316,6 +417,7 @@ class _Queue:
             raise InvalidParameterValue(f"visibility timeout {timeout} would keep message "
                                         f"{msg.message_id} in flight over 12 hours since its receive")
         self._push(self._inflight, now + timeout, msg)
+        self._compact()  # the entry just superseded is stale
         self.advance(now)
         self._arm()
 
@@ -326,9 +428,11 @@ class _Queue:
             msg.state = _GONE
         self._messages.clear()
         self._counts = [0] * 5
+        self._handles.clear()
         self._delayed.clear()
         self._inflight.clear()
         self._expiry.clear()
+        self._expiry_late.clear()
         self._clear_visible()
         self._arm()
 
@@ -367,9 +471,19 @@ class _Queue:
             entry = heapq.heappop(inflight)
             if self._live(entry, _INFLIGHT):
                 self._end_visibility(entry[3], entry[0])
-        while expiry and expiry[0][0] <= now:
-            msg = heapq.heappop(expiry)[2]
-            if self._messages.get(msg.message_id) is msg:
+        late = self._expiry_late
+        while True:  # the earlier (expires_at, tiebreak) of the deque's and the heap's heads
+            if expiry and expiry[0].expires_at <= now:
+                msg = expiry[0]
+                if late and (late[0][0], late[0][1]) < (msg.expires_at, msg.order):
+                    msg = heapq.heappop(late)[2]
+                else:
+                    expiry.popleft()
+            elif late and late[0][0] <= now:
+                msg = heapq.heappop(late)[2]
+            else:
+                break
+            if msg.state != _GONE:  # still held (a message that left early is skipped)
                 self._expire(msg)
 
     def _expire(self, msg: _Msg) -> None:
@@ -391,13 +505,25 @@ class _Queue:
         self._make_visible(msg)
 
     def _next_deadline(self) -> float | None:
-        when: float | None = None
-        for heap, state in ((self._delayed, _DELAYED), (self._inflight, _INFLIGHT)):
-            while heap and not self._live(heap[0], state):
-                heapq.heappop(heap)
-            if heap and (when is None or heap[0][0] < when):
-                when = heap[0][0]
-        return when
+        # Runs after every operation: written out for both heaps rather than looped over.
+        delayed, inflight = self._delayed, self._inflight
+        while delayed:
+            entry = delayed[0]
+            msg = entry[3]
+            if msg.version == entry[2] and msg.state == _DELAYED:
+                break
+            heapq.heappop(delayed)
+        while inflight:
+            entry = inflight[0]
+            msg = entry[3]
+            if msg.version == entry[2] and msg.state == _INFLIGHT:
+                break
+            heapq.heappop(inflight)
+        if delayed:
+            if inflight and inflight[0][0] < delayed[0][0]:
+                return inflight[0][0]
+            return delayed[0][0]
+        return inflight[0][0] if inflight else None
 
     def _arm(self) -> None:
         """Keep one clock timer set for the next delay or visibility deadline."""
@@ -465,9 +591,14 @@ class _StandardQueue(_Queue):
         self._visible: deque[_Msg] = deque()
 
     def _make_visible(self, msg: _Msg) -> None:
-        self._set_state(msg, _VISIBLE)
+        # _set_state and _notify written out: this runs once per send.
+        counts = self._counts
+        counts[msg.state] -= 1
+        counts[_VISIBLE] += 1
+        msg.state = _VISIBLE
         self._visible.append(msg)
-        self._notify()
+        if self._waiters:
+            self._notify()
 
     def _take(self, n: int) -> list[_Msg]:
         out: list[_Msg] = []
@@ -615,7 +746,7 @@ class MemoryQueueBackend(QueueBackend):
         group_id: str | None = None,
         deduplication_id: str | None = None,
     ) -> SendResult:
-        q = self._get(queue)
+        q = self._queues.get(queue) or self._get(queue)
         config = q.config
         validate_body(body)
         attributes = coerce_message_attributes(message_attributes)
@@ -680,7 +811,32 @@ class MemoryQueueBackend(QueueBackend):
                 return messages
 
     async def delete(self, queue: str, receipt_handle: str) -> None:
-        self._get(queue).delete(receipt_handle)
+        q = self._get(queue)
+        try:
+            q.delete(receipt_handle)
+        finally:
+            q._arm()
+
+    async def delete_batch(self, queue: str, receipt_handles: Sequence[str]) -> BatchResult:
+        """As :meth:`QueueBackend.delete_batch`, without a coroutine per handle."""
+        if type(self).delete is not MemoryQueueBackend.delete:
+            return await super().delete_batch(queue, receipt_handles)  # a subclass's delete
+        _check_batch_ids(list(receipt_handles), limit=None)
+        q = self._get(queue)
+        successful: list[str] = []
+        failed: dict[str, BatchError] = {}
+        try:
+            for handle in receipt_handles:
+                try:
+                    q.delete(handle)
+                    successful.append(handle)
+                except QueueDoesNotExist:
+                    raise
+                except QueueError as exc:
+                    failed[handle] = BatchError(exc.code, str(exc))
+        finally:
+            q._arm()  # once for the batch: no timer can fire between its deletes
+        return BatchResult(successful, failed)
 
     async def change_visibility(self, queue: str, receipt_handle: str, timeout: float) -> None:
         q = self._get(queue)

@@ -48,12 +48,13 @@ from asynclambda.sources.stream import (
     StreamNotFound,
     StreamRecord,
     StreamStatistics,
+    _check_put,
     even_hash_key_ranges,
     format_sequence_number,
+    hash_key_for,
     parse_sequence_number,
     shard_id_for,
     shard_index_for_hash_key,
-    validate_put,
 )
 from asynclambda.types import Clock
 
@@ -91,10 +92,11 @@ class _Shard:
         self.counters.append(counter)
         self.arrivals.append(now)
         self.bytes += len(record.data)
-        waiters, self.waiters = self.waiters, {}
-        for fut in waiters:
-            if not fut.done():
-                fut.set_result(True)
+        if self.waiters:  # (no new dict per put when nobody waits)
+            waiters, self.waiters = self.waiters, {}
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(True)
 
     def trim(self, cutoff: float) -> int:
         """Drop records that arrived at or before ``cutoff``; return how many."""
@@ -126,6 +128,7 @@ class _Shard:
 class _Stream:
     def __init__(self, config: StreamConfig) -> None:
         self.config = config
+        self.retention = config.retention_seconds  # (a property: computed once, not per put)
         self.incarnation = uuid.uuid4().hex
         self.counter = 0
         self.last_arrival = -math.inf
@@ -140,7 +143,7 @@ class _Stream:
 
     def trim(self, shard: _Shard, now: float) -> _Shard:
         """Apply retention to one shard (only shards in use pay for it); return the shard."""
-        cutoff = now - self.config.retention_seconds
+        cutoff = now - self.retention
         if shard.head < len(shard.arrivals) and shard.arrivals[shard.head] <= cutoff:
             self.records_trimmed += shard.trim(cutoff)
         return shard
@@ -187,8 +190,8 @@ class MemoryStreamBackend(StreamBackend):
 
     async def put_record(self, stream: str, data: bytes, partition_key: str, *,
                          explicit_hash_key: str | None = None) -> PutResult:
-        target = self._get(stream)
-        hash_key = validate_put(data, partition_key, explicit_hash_key)
+        target = self._streams.get(stream) or self._get(stream)
+        hash_key = _check_put(data, partition_key, explicit_hash_key)
         return self._append(target, data, partition_key, explicit_hash_key, hash_key)
 
     async def put_records(self, stream: str, entries: Sequence[PutRecordsEntry]) -> list[PutResult]:
@@ -196,14 +199,22 @@ class MemoryStreamBackend(StreamBackend):
         if not 1 <= len(entries) <= MAX_PUT_RECORDS:
             raise InvalidArgumentException(f"put_records takes 1-{MAX_PUT_RECORDS} entries, "
                                            f"not {len(entries)}")
-        keys = [validate_put(e.data, e.partition_key, e.explicit_hash_key) for e in entries]
+        keys = [_check_put(e.data, e.partition_key, e.explicit_hash_key) for e in entries]
         return [self._append(target, e.data, e.partition_key, e.explicit_hash_key, key)
                 for e, key in zip(entries, keys, strict=True)]
 
     def _append(self, stream: _Stream, data: bytes, partition_key: str,
-                explicit_hash_key: str | None, hash_key: int) -> PutResult:
+                explicit_hash_key: str | None, hash_key: int | None) -> PutResult:
+        """``hash_key``: the explicit one, or ``None`` for the partition key's."""
         now = self.clock.now()
-        shard = stream.trim(stream.shards[shard_index_for_hash_key(stream.starts, hash_key)], now)
+        shards = stream.shards
+        if len(shards) == 1:
+            index = 0  # one shard holds every hash key: no MD5 of the partition key to route
+        else:
+            if hash_key is None:
+                hash_key = hash_key_for(partition_key)
+            index = shard_index_for_hash_key(stream.starts, hash_key)
+        shard = stream.trim(shards[index], now)
         stream.counter += 1
         sequence_number = format_sequence_number(stream.counter)
         arrival = max(self.clock.time(), stream.last_arrival)

@@ -406,6 +406,8 @@ def validate_body(body: Any) -> None:
         raise InvalidParameterValue(f"message body must be a str, not {type(body).__name__}")
     if not body:
         raise InvalidParameterValue("message body must be at least one character")
+    if body.isascii() and body.isprintable():
+        return  # only U+0020-U+007E: all allowed, and ~4x cheaper to tell than the regex
     bad = _INVALID_CHARS.search(body)
     if bad is not None:
         raise InvalidMessageContents(
@@ -423,7 +425,7 @@ def validate_fifo_id(kind: str, value: Any) -> str:
 
 def check_message_size(body: str, attributes: Mapping[str, MessageAttributeValue], limit: int) -> None:
     """Raise :class:`MessageTooLong` if body plus attributes (names, types, values) exceed ``limit``."""
-    size = len(body.encode())
+    size = len(body) if body.isascii() else len(body.encode())  # ASCII: 1 byte a character
     for name, value in attributes.items():
         size += len(name.encode()) + len(value.data_type.encode())
         size += len(value.binary_value or b"") + len((value.string_value or "").encode())

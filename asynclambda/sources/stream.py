@@ -255,6 +255,13 @@ def validate_put(data: Any, partition_key: Any, explicit_hash_key: Any) -> int:
     ``data`` is bytes; ``partition_key`` 1-256 characters; data plus the UTF-8 partition key at
     most 1 MiB; ``explicit_hash_key`` a decimal string in ``0 .. 2**128 - 1``.
     """
+    explicit = _check_put(data, partition_key, explicit_hash_key)
+    return hash_key_for(partition_key) if explicit is None else explicit
+
+
+def _check_put(data: Any, partition_key: Any, explicit_hash_key: Any) -> int | None:
+    """:func:`validate_put`'s checks; returns the explicit hash key as an int, else ``None``
+    (a backend with one shard needs no hash key: it skips the partition key's MD5)."""
     if not isinstance(data, bytes):
         raise InvalidArgumentException(f"data must be bytes, not {type(data).__name__}")
     if not isinstance(partition_key, str) or not 1 <= len(partition_key) <= 256:
@@ -264,7 +271,7 @@ def validate_put(data: Any, partition_key: Any, explicit_hash_key: Any) -> int:
         raise InvalidArgumentException(f"record of {size} bytes (data plus partition key) is over "
                                        f"the {MAX_RECORD_SIZE}-byte limit")
     if explicit_hash_key is None:
-        return hash_key_for(partition_key)
+        return None
     if (not isinstance(explicit_hash_key, str) or not explicit_hash_key.isdecimal()
             or not explicit_hash_key.isascii() or int(explicit_hash_key) >= HASH_KEY_SPACE):
         raise InvalidArgumentException(f"explicit_hash_key={explicit_hash_key!r} must be a decimal "

@@ -28,6 +28,7 @@ the example event, the example invocation record of a discarded batch, the time-
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as _dt
 import math
 from typing import Any, Literal
@@ -42,6 +43,7 @@ __all__ = ["EventFormat", "batch_info_record", "dynamodb_record", "iso_time", "k
 EventFormat = Literal["kinesis", "dynamodb"]
 
 _decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
 
 
 def iso_time(seconds: float, *, millis: bool = True) -> str:
@@ -71,6 +73,43 @@ def kinesis_record(record: StreamRecord, *, arn: str, region: str,
         "awsRegion": region,
         "eventSourceARN": arn,
     }
+
+
+def _round3(seconds: float) -> float:
+    """``round(seconds, 3)``, the same float, without its decimal conversion (~0.3 us).
+
+    ``y = seconds * 1000`` is within ``y * 2**-53`` (< 1e-3 below 4e9 s, the year 2096) of the
+    exact product; unless ``y`` is within 1e-3 of a half-integer, the exact product then rounds to
+    the same integer ``n`` as ``y``, and ``n / 1000`` (a correctly rounded division) is the float
+    nearest ``n / 1000``, which is what ``round`` returns. Anything else goes to ``round``.
+    """
+    if 0.0 < seconds < 4e9:  # (0.0 and -0.0 keep their sign through round)
+        y = seconds * 1000.0
+        n = round(y)
+        if abs(y - n) < 0.499:
+            return n / 1000
+    return round(seconds, 3)
+
+
+def kinesis_record_tail(*, arn: str, region: str, identity_arn: str) -> bytes:
+    """The members every record of one mapping shares, encoded once for
+    :func:`encoded_kinesis_record`."""
+    return (b',"eventName":"aws:kinesis:record","invokeIdentityArn":' + _encode(identity_arn)
+            + b',"awsRegion":' + _encode(region) + b',"eventSourceARN":' + _encode(arn) + b"}")
+
+
+def encoded_kinesis_record(record: StreamRecord, tail: bytes) -> bytes:
+    """``_encode(kinesis_record(record, ...))``, the same bytes, in about half the time: the
+    constant members are literal (``tail`` from :func:`kinesis_record_tail`), each variable one
+    goes through the same encoder. A mapping without filters never needs the dict."""
+    return b"".join((
+        b'{"kinesis":{"kinesisSchemaVersion":"1.0","partitionKey":', _encode(record.partition_key),
+        b',"sequenceNumber":', _encode(record.sequence_number),
+        # base64 needs no JSON escaping (b64encode(...).decode() without its wrapper)
+        b',"data":"', binascii.b2a_base64(record.data, newline=False),
+        b'","approximateArrivalTimestamp":', _encode(_round3(record.approximate_arrival_timestamp)),
+        b'},"eventSource":"aws:kinesis","eventVersion":"1.0","eventID":',
+        _encode(f"{record.shard_id}:{record.sequence_number}"), tail))
 
 
 def dynamodb_record(record: StreamRecord, *, region: str, account_id: str) -> dict[str, Any]:
