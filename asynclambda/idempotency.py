@@ -56,6 +56,8 @@ from typing import Any, ClassVar, Final, Literal, TypeVar, cast
 
 import msgspec
 
+from asynclambda._resource import AsyncResource
+
 from .clock import RealClock
 from .config import _check_number
 from .errors import AsyncLambdaError, ConfigError
@@ -169,7 +171,7 @@ class IdempotencyStoreStatistics(msgspec.Struct, frozen=True, kw_only=True):
     deletions: int
 
 
-class IdempotencyStore:
+class IdempotencyStore(AsyncResource):
     """Where idempotency records live. Subclass it for a backend.
 
     Required: :meth:`get`, :meth:`put_if_absent`, :meth:`complete`, :meth:`delete`; each must be
@@ -227,11 +229,6 @@ class IdempotencyStore:
     async def aclose(self) -> None:
         """Release the store's resources (connections); the memory store has none."""
 
-    async def __aenter__(self) -> IdempotencyStore:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 def _wake(fut: asyncio.Future[None]) -> None:

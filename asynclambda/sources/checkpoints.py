@@ -10,11 +10,10 @@ are decimal strings and compare as integers.
 from __future__ import annotations
 
 import abc
-from types import TracebackType
-from typing import Self
 
 import msgspec
 
+from asynclambda._resource import AsyncResource
 from asynclambda.errors import AsyncLambdaError
 from asynclambda.sources.stream import InvalidArgumentException
 
@@ -47,7 +46,7 @@ def sequence_key(sequence_number: str) -> int:
     return int(sequence_number)
 
 
-class CheckpointStore(abc.ABC):
+class CheckpointStore(AsyncResource, abc.ABC):
     """Checkpoints per (mapping id, shard id). Required: ``get`` and ``set``; ``aclose`` and
     ``async with`` are supplied. ``set`` must refuse to move a checkpoint backwards, atomically
     with respect to other writers of the same key (a compare-and-set in a broker)."""
@@ -61,19 +60,9 @@ class CheckpointStore(abc.ABC):
         """Store a checkpoint. Equal to the current one: a no-op. Lower: raises
         :class:`CheckpointRegressionError` and keeps the current one."""
 
-    async def aclose(self) -> None:  # noqa: B027 - an optional hook; nothing to release here
+    async def aclose(self) -> None:
         """Release the store's resources. Idempotent."""
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 class CheckpointStatistics(msgspec.Struct, frozen=True):

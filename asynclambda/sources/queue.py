@@ -45,11 +45,11 @@ import re
 import struct
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import msgspec
 
+from asynclambda._resource import AsyncResource
 from asynclambda.errors import AsyncLambdaError, ConfigError
 
 __all__ = [
@@ -529,7 +529,7 @@ def _check_batch_ids(ids: Sequence[str], *, limit: int | None) -> None:
 
 
 # -- the backend interface ------------------------------------------------------------------------
-class QueueBackend(abc.ABC):
+class QueueBackend(AsyncResource, abc.ABC):
     """Named queues with SQS semantics. Subclass it for a broker; use it as an async context manager.
 
     Required: ``create_queue``, ``delete_queue``, ``get_queue_config``, ``send``, ``receive``,
@@ -660,16 +660,6 @@ class QueueBackend(abc.ABC):
     async def statistics(self, queue: str) -> QueueStatistics:
         """A snapshot of the queue's counts and counters."""
 
-    async def aclose(self) -> None:  # noqa: B027 - an optional hook; nothing to release here
+    async def aclose(self) -> None:
         """Release the backend's resources (connections, timers). Idempotent."""
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

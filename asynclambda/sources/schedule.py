@@ -56,12 +56,13 @@ import re
 import uuid as _uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import msgspec
 import structlog
 
+from asynclambda._resource import AsyncResource
 from asynclambda.clock import VirtualClock
 from asynclambda.destinations import Destination, QueueDestination, as_destination
 from asynclambda.errors import (
@@ -197,7 +198,7 @@ class ScheduleRecord(msgspec.Struct, frozen=True):
     anchor: float | None = None
 
 
-class ScheduleStore(abc.ABC):
+class ScheduleStore(AsyncResource, abc.ABC):
     """Where schedules keep their :class:`ScheduleRecord` (for catch-up across restarts)."""
 
     @abc.abstractmethod
@@ -208,14 +209,9 @@ class ScheduleStore(abc.ABC):
     async def put(self, name: str, record: ScheduleRecord) -> None:
         """Store the schedule's record."""
 
-    async def aclose(self) -> None:  # noqa: B027 - optional hook
+    async def aclose(self) -> None:
         """Release resources. Idempotent."""
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
 
 
 class MemoryScheduleStore(ScheduleStore):

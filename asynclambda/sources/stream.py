@@ -40,11 +40,11 @@ import hashlib
 import math
 import re
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 
 import msgspec
 
+from asynclambda._resource import AsyncResource
 from asynclambda.clock import RealClock
 from asynclambda.errors import AsyncLambdaError, ConfigError
 from asynclambda.types import Clock
@@ -280,7 +280,7 @@ def _check_put(data: Any, partition_key: Any, explicit_hash_key: Any) -> int | N
 
 
 # -- the backend interface ------------------------------------------------------------------------
-class StreamBackend(abc.ABC):
+class StreamBackend(AsyncResource, abc.ABC):
     """Named streams with Kinesis semantics. Subclass it for a broker; use ``async with``.
 
     Required: ``create_stream``, ``delete_stream``, ``put_record``, ``list_shards``,
@@ -376,16 +376,6 @@ class StreamBackend(abc.ABC):
     async def statistics(self, stream: str) -> StreamStatistics:
         """A snapshot of the stream's counts."""
 
-    async def aclose(self) -> None:  # noqa: B027 - an optional hook; nothing to release here
+    async def aclose(self) -> None:
         """Release the backend's resources. Idempotent."""
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
