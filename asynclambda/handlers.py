@@ -99,6 +99,23 @@ def resolve_spec(spec: str) -> LoadedSpec:
     return _resolve_module(spec, target, attribute)
 
 
+def _get_code(get_code: Any, module_name: str) -> types.CodeType:
+    """A loader's ``get_code``, its failures mapped to Lambda's init error types."""
+    try:
+        code = get_code(module_name)
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise HandlerLoadError("Runtime.UserCodeSyntaxError",
+                               f"Syntax error in module '{module_name}': {exc}", trace) from None
+    except (OSError, ImportError) as exc:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{module_name}': {exc}") from None
+    if code is None:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{module_name}': it has no Python code")
+    return code  # type: ignore[no-any-return]
+
+
 def _resolve_file(spec: str, target: str, attribute: str) -> LoadedSpec:
     path = os.path.abspath(target)
     module_name = os.path.splitext(os.path.basename(path))[0]
@@ -110,19 +127,7 @@ def _resolve_file(spec: str, target: str, attribute: str) -> LoadedSpec:
     # The import system's loader: it reads and writes __pycache__, so a handler file that was
     # compiled before (by a previous run, or an import) costs an unmarshal, not a compile.
     loader = importlib.machinery.SourceFileLoader(module_name, path)
-    try:
-        code = loader.get_code(module_name)
-    except SyntaxError as exc:
-        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
-        raise HandlerLoadError("Runtime.UserCodeSyntaxError",
-                               f"Syntax error in module '{module_name}': {exc}", trace) from None
-    except (OSError, ImportError) as exc:
-        raise HandlerLoadError(
-            "Runtime.ImportModuleError",
-            f"Unable to import module '{module_name}': {exc}") from None
-    if code is None:
-        raise HandlerLoadError("Runtime.ImportModuleError",
-                               f"Unable to import module '{module_name}': it has no code")
+    code = _get_code(loader.get_code, module_name)
     return LoadedSpec(spec, module_name, attribute, code, path, "", os.path.dirname(path), None)
 
 
@@ -146,18 +151,7 @@ def _resolve_module(spec: str, target: str, attribute: str) -> LoadedSpec:
     if get_code is None:
         raise HandlerLoadError("Runtime.ImportModuleError",
                                f"Unable to import module '{target}': it has no Python source")
-    try:
-        code = get_code(target)
-    except SyntaxError as exc:
-        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
-        raise HandlerLoadError("Runtime.UserCodeSyntaxError",
-                               f"Syntax error in module '{target}': {exc}", trace) from None
-    except ImportError as exc:
-        raise HandlerLoadError("Runtime.ImportModuleError",
-                               f"Unable to import module '{target}': {exc}") from None
-    if code is None:
-        raise HandlerLoadError("Runtime.ImportModuleError",
-                               f"Unable to import module '{target}': it has no Python code")
+    code = _get_code(get_code, target)
     filename = mspec.origin or target
     package = target.rpartition(".")[0] if not mspec.submodule_search_locations else target
     task_root = os.getcwd()
