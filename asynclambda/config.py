@@ -7,6 +7,7 @@ Numbers are Lambda's (SEMANTICS.md §1-3) unless marked *ours*.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -21,6 +22,7 @@ __all__ = [
     "RESERVED_ENVIRONMENT_KEYS",
     "EventInvokeConfig",
     "FunctionConfig",
+    "default_region",
     "validate_function_name",
 ]
 
@@ -45,6 +47,12 @@ RESERVED_ENVIRONMENT_KEYS = frozenset({
 ENVIRONMENT_SIZE_LIMIT = 4096
 
 
+def default_region() -> str:
+    """The region Lambda would report when none is given: the host's ``AWS_REGION`` /
+    ``AWS_DEFAULT_REGION``, else ``us-east-1``."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
 def validate_function_name(name: object, field: str = "name") -> str:
     """Return ``name`` if it is a valid function name (1-64 of ``[A-Za-z0-9_-]``)."""
     if not isinstance(name, str) or _NAME_RE.fullmatch(name) is None:
@@ -67,8 +75,9 @@ class FunctionConfig(msgspec.Struct, frozen=True, kw_only=True):
     """A function's code and configuration, frozen once registered.
 
     ``handler`` is an ``async def handler(event, context)``, a plain ``def`` (run on the execution
-    context's own thread), or a string ``"package.module:func"`` / ``"path/to/file.py:func"`` loaded
-    as a fresh module per execution context.
+    context's own thread), or a string loaded as a fresh module per execution context: Lambda's
+    ``"module.function"`` (``"app.lambda_handler"``, ``"src/app.lambda_handler"``, looked up in
+    ``code_dir``), ``"package.module:func"`` or ``"path/to/file.py:func"``.
     """
 
     name: str
@@ -95,10 +104,17 @@ class FunctionConfig(msgspec.Struct, frozen=True, kw_only=True):
     #: Where failed asynchronous events go (Lambda's DeadLetterConfig): a queue destination, a
     #: callable, ... (resolved with ``asynclambda.destinations.as_destination``).
     dead_letter_queue: Any = None
+    #: Lambda's task root (SAM's ``CodeUri``): where a string handler's module is looked up and
+    #: what ``LAMBDA_TASK_ROOT`` says; ``None`` = the working directory.
+    code_dir: str | None = None
+    #: Extra import directories, like Lambda layers (a layer's ``python/`` subdirectory when it
+    #: has one, as Lambda lays out ``/opt``).
+    layers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         validate_function_name(self.name)
         self._check_handler()
+        self._check_paths()
         _check_number("timeout", self.timeout, 0.001, 900, "seconds")
         _check_number("memory_mb", self.memory_mb, 128, 10240, "MB", integer=True)
         _check_number("ephemeral_storage_mb", self.ephemeral_storage_mb, 512, 10240, "MB",
@@ -130,12 +146,38 @@ class FunctionConfig(msgspec.Struct, frozen=True, kw_only=True):
     def _check_handler(self) -> None:
         h = self.handler
         if isinstance(h, str):
-            mod, sep, attr = h.rpartition(":")
-            if not sep or not mod or not attr:
+            if ":" in h:
+                mod, _, attr = h.rpartition(":")
+            else:
+                mod, _, attr = h.rpartition(".")
+            if not mod or not attr or not attr.isidentifier() or len(h) > 128 \
+                    or any(c.isspace() for c in h):
                 raise ConfigError("handler", h,
-                                  "must look like 'package.module:func' or 'path/to/file.py:func'")
+                                  "must look like Lambda's 'module.function' (e.g. "
+                                  "'app.lambda_handler'), 'package.module:func' or "
+                                  "'path/to/file.py:func'")
         elif not callable(h):
-            raise ConfigError("handler", h, "must be a callable or a 'module:func' string")
+            raise ConfigError("handler", h,
+                              "must be a callable or a string like 'app.lambda_handler'")
+
+    def _check_paths(self) -> None:
+        if self.code_dir is not None:
+            if not isinstance(self.code_dir, str | os.PathLike):
+                raise ConfigError("code_dir", self.code_dir, "must be a directory path")
+            path = os.fspath(self.code_dir)
+            if not os.path.isdir(path):
+                raise ConfigError("code_dir", self.code_dir, "is not a directory")
+            if not isinstance(self.handler, str):
+                raise ConfigError("code_dir", self.code_dir,
+                                  "only applies to a string handler such as 'app.lambda_handler'")
+            msgspec.structs.force_setattr(self, "code_dir", path)
+        layers = self.layers
+        if isinstance(layers, str | os.PathLike) or not isinstance(layers, tuple | list):
+            raise ConfigError("layers", layers, "must be a list of directories")
+        for layer in layers:
+            if not isinstance(layer, str | os.PathLike) or not os.path.isdir(layer):
+                raise ConfigError("layers", layer, "is not a directory")
+        msgspec.structs.force_setattr(self, "layers", tuple(os.fspath(x) for x in layers))
 
     @property
     def handler_name(self) -> str:
@@ -159,8 +201,10 @@ def _check_environment(env: object) -> Mapping[str, str]:
             raise ConfigError("environment", key,
                               "keys must start with a letter and contain only letters, digits, '_'")
         if key in RESERVED_ENVIRONMENT_KEYS:
+            hint = (" (set the region with Runtime(region=...))"
+                    if key in ("AWS_REGION", "AWS_DEFAULT_REGION") else "")
             raise ConfigError(f"environment[{key!r}]", value,
-                              "is reserved: Lambda sets this variable itself")
+                              f"is reserved: Lambda sets this variable itself{hint}")
         if not isinstance(value, str):
             raise ConfigError(f"environment[{key!r}]", value, "values must be strings")
         size += len(key.encode()) + len(value.encode())
@@ -180,11 +224,13 @@ class EventInvokeConfig(msgspec.Struct, frozen=True, kw_only=True):
     """
 
     maximum_retry_attempts: int = 2
-    maximum_event_age: float = 21_600.0
+    #: Seconds, a whole number (Lambda's ``MaximumEventAgeInSeconds``).
+    maximum_event_age: int = 21_600
     on_success: Any = None
     on_failure: Any = None
 
     def __post_init__(self) -> None:
         _check_number("maximum_retry_attempts", self.maximum_retry_attempts, 0, 2, "attempts",
                       integer=True)
-        _check_number("maximum_event_age", self.maximum_event_age, 60, 21_600, "seconds")
+        _check_number("maximum_event_age", self.maximum_event_age, 60, 21_600, "seconds",
+                      integer=True)

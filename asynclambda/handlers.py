@@ -28,7 +28,7 @@ import queue
 import sys
 import threading
 import types
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from contextvars import Context
 from dataclasses import dataclass
 from typing import Any
@@ -69,6 +69,8 @@ class LoadedSpec:
     package: str | None
     task_root: str
     module_spec: Any  # importlib.machinery.ModuleSpec | None
+    #: Directories put on ``sys.path`` for the module's own imports (task root, then layers).
+    paths: tuple[str, ...] = ()
 
 
 def is_async_callable(fn: Any) -> bool:
@@ -84,19 +86,112 @@ def is_async_callable(fn: Any) -> bool:
         return False
 
 
-def resolve_spec(spec: str) -> LoadedSpec:
+def resolve_spec(spec: str, code_dir: str | None = None,
+                 layers: Sequence[str] = ()) -> LoadedSpec:
     """Find and compile the module a handler string names (no module code runs here).
 
+    Three forms: Lambda's own ``"module.function"`` (``"app.lambda_handler"``,
+    ``"src/app.lambda_handler"``, ``"pkg.mod.handler"``), looked up in ``code_dir`` (Lambda's
+    task root, ``CodeUri`` in SAM; default the working directory) as Lambda's runtime does;
+    ``"package.module:func"``; and ``"path/to/file.py:func"``. ``layers`` are extra import
+    directories (a layer's ``python/`` subdirectory when it has one, as Lambda lays out ``/opt``).
+
     Raises :class:`HandlerLoadError` with ``Runtime.MalformedHandlerName``,
-    ``Runtime.ImportModuleError`` or ``Runtime.UserCodeSyntaxError``.
+    ``Runtime.ImportModuleError``, ``Runtime.BuiltInModuleConflict`` or
+    ``Runtime.UserCodeSyntaxError``.
     """
-    target, sep, attribute = spec.rpartition(":")
-    if not sep or not target or not attribute:
+    paths = _layer_paths(layers)
+    if ":" not in spec:
+        return _resolve_lambda(spec, code_dir, paths)
+    target, _, attribute = spec.rpartition(":")
+    if not target or not attribute:
         raise HandlerLoadError("Runtime.MalformedHandlerName",
-                               f"Bad handler '{spec}': expected 'module:func' or 'file.py:func'")
+                               f"Bad handler '{spec}': expected 'module.function', "
+                               "'module:func' or 'file.py:func'")
     if target.endswith(".py") or os.sep in target or "/" in target:
-        return _resolve_file(spec, target, attribute)
-    return _resolve_module(spec, target, attribute)
+        if code_dir is not None and not os.path.isabs(target):
+            target = os.path.join(code_dir, target)
+        return _resolve_file(spec, target, attribute, paths)
+    return _resolve_module(spec, target, attribute, code_dir, paths)
+
+
+def _layer_paths(layers: Sequence[str]) -> tuple[str, ...]:
+    """Import directories for layers, as Lambda puts ``/opt/python`` (and its site-packages)."""
+    out: list[str] = []
+    for layer in layers:
+        root = os.path.abspath(layer)
+        python = os.path.join(root, "python")
+        if os.path.isdir(python):
+            site = os.path.join(python, "lib", f"python{sys.version_info[0]}.{sys.version_info[1]}",
+                                "site-packages")
+            if os.path.isdir(site):
+                out.append(site)
+            out.append(python)
+        else:
+            out.append(root)
+    return tuple(out)
+
+
+def _resolve_lambda(spec: str, code_dir: str | None, paths: tuple[str, ...]) -> LoadedSpec:
+    """Lambda's ``module.function`` syntax (``/`` in the module part is a directory)."""
+    modpath, sep, attribute = spec.rpartition(".")
+    if not sep or not modpath or not attribute:
+        raise HandlerLoadError(
+            "Runtime.MalformedHandlerName",
+            f"Bad handler '{spec}': expected 'module.function' (e.g. 'app.lambda_handler'), "
+            "'module:func' or 'file.py:func'")
+    module_name = modpath.replace("/", ".").strip(".")
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        raise HandlerLoadError("Runtime.BuiltInModuleConflict",
+                               f"Cannot use built-in module {modpath} as a handler module")
+    root = os.path.abspath(code_dir) if code_dir is not None else os.getcwd()
+    mspec = _find_under(module_name, root)
+    if mspec is None and code_dir is None:
+        # No code directory: an installed module (``mypkg.handlers.resize``) is fine too.
+        loaded = _resolve_module(spec, module_name, attribute, None, paths)
+        return loaded
+    if mspec is None:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{modpath}': No module named "
+                               f"'{module_name}' (looked in {root})")
+    return _from_spec(spec, module_name, attribute, mspec, root, (root, *paths))
+
+
+def _find_under(module_name: str, root: str) -> Any:
+    """The spec of ``module_name`` found under ``root`` only (not anywhere on ``sys.path``)."""
+    parts = module_name.split(".")
+    search = [root]
+    mspec: Any = None
+    for i in range(len(parts)):
+        name = ".".join(parts[: i + 1])
+        try:
+            mspec = importlib.machinery.PathFinder.find_spec(name, search)
+        except (ImportError, ValueError):
+            return None
+        if mspec is None:
+            return None
+        if i < len(parts) - 1:
+            locations = mspec.submodule_search_locations
+            if not locations:
+                return None
+            search = list(locations)
+    return mspec
+
+
+def _from_spec(spec: str, module_name: str, attribute: str, mspec: Any, task_root: str,
+               paths: tuple[str, ...]) -> LoadedSpec:
+    loader = mspec.loader
+    get_code = getattr(loader, "get_code", None)
+    if get_code is None:
+        raise HandlerLoadError("Runtime.ImportModuleError",
+                               f"Unable to import module '{module_name}': it has no Python "
+                               "source")
+    code = _get_code(get_code, module_name)
+    filename = mspec.origin or module_name
+    package = (module_name.rpartition(".")[0] if not mspec.submodule_search_locations
+               else module_name)
+    return LoadedSpec(spec, module_name, attribute, code, filename, package, task_root, mspec,
+                      paths)
 
 
 def _get_code(get_code: Any, module_name: str) -> types.CodeType:
@@ -116,7 +211,7 @@ def _get_code(get_code: Any, module_name: str) -> types.CodeType:
     return code  # type: ignore[no-any-return]
 
 
-def _resolve_file(spec: str, target: str, attribute: str) -> LoadedSpec:
+def _resolve_file(spec: str, target: str, attribute: str, paths: tuple[str, ...]) -> LoadedSpec:
     path = os.path.abspath(target)
     module_name = os.path.splitext(os.path.basename(path))[0]
     if not os.path.isfile(path):
@@ -128,15 +223,19 @@ def _resolve_file(spec: str, target: str, attribute: str) -> LoadedSpec:
     # compiled before (by a previous run, or an import) costs an unmarshal, not a compile.
     loader = importlib.machinery.SourceFileLoader(module_name, path)
     code = _get_code(loader.get_code, module_name)
-    return LoadedSpec(spec, module_name, attribute, code, path, "", os.path.dirname(path), None)
+    root = os.path.dirname(path)
+    return LoadedSpec(spec, module_name, attribute, code, path, "", root, None, (root, *paths))
 
 
-def _resolve_module(spec: str, target: str, attribute: str) -> LoadedSpec:
+def _resolve_module(spec: str, target: str, attribute: str, code_dir: str | None,
+                    paths: tuple[str, ...]) -> LoadedSpec:
     if target.split(".")[0] in sys.builtin_module_names:
         raise HandlerLoadError("Runtime.BuiltInModuleConflict",
                                f"Cannot use built-in module {target} as a handler module")
     try:
-        mspec = importlib.util.find_spec(target)
+        mspec = _find_under(target, os.path.abspath(code_dir)) if code_dir is not None else None
+        if mspec is None:
+            mspec = importlib.util.find_spec(target)
     except (ImportError, ValueError) as exc:
         raise HandlerLoadError("Runtime.ImportModuleError",
                                f"Unable to import module '{target}': {exc}") from None
@@ -146,16 +245,10 @@ def _resolve_module(spec: str, target: str, attribute: str) -> LoadedSpec:
     if mspec is None:
         raise HandlerLoadError("Runtime.ImportModuleError",
                                f"Unable to import module '{target}': No module named '{target}'")
-    loader = mspec.loader
-    get_code = getattr(loader, "get_code", None)
-    if get_code is None:
-        raise HandlerLoadError("Runtime.ImportModuleError",
-                               f"Unable to import module '{target}': it has no Python source")
-    code = _get_code(get_code, target)
-    filename = mspec.origin or target
-    package = target.rpartition(".")[0] if not mspec.submodule_search_locations else target
-    task_root = os.getcwd()
-    return LoadedSpec(spec, target, attribute, code, filename, package, task_root, mspec)
+    task_root = os.path.abspath(code_dir) if code_dir is not None else os.getcwd()
+    if code_dir is not None:
+        paths = (task_root, *paths)
+    return _from_spec(spec, target, attribute, mspec, task_root, paths)
 
 
 _added_paths: set[str] = set()
@@ -174,11 +267,12 @@ def load_handler(loaded: LoadedSpec) -> tuple[Callable[..., Any], types.ModuleTy
     body, ``Runtime.HandlerNotFound`` for a missing attribute); any other exception raised by the
     module body propagates (the caller reports it as ``Runtime.InitError``).
     """
-    if loaded.module_spec is None:
+    if loaded.paths:
         with _path_lock:
-            if loaded.task_root not in _added_paths and loaded.task_root not in sys.path:
-                sys.path.insert(0, loaded.task_root)
-                _added_paths.add(loaded.task_root)
+            for path in reversed(loaded.paths):
+                if path not in _added_paths and path not in sys.path:
+                    sys.path.insert(0, path)
+                    _added_paths.add(path)
     module = types.ModuleType(loaded.module_name)
     module.__file__ = loaded.filename
     module.__package__ = loaded.package

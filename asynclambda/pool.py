@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import os
+import sys
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -37,6 +39,9 @@ __all__ = ["ContextPool", "KeepAlivePolicy", "Limiter", "VersionStatistics"]
 
 _UNRESOLVED: Any = object()
 _Function: Any = type(lambda: None)
+
+#: ``AWS_EXECUTION_ENV`` as Lambda's Python runtime sets it, for the running Python.
+EXECUTION_ENV = f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}"
 
 #: A keep-alive policy: ``(config, idle_contexts) -> seconds`` an idle context is kept.
 KeepAlivePolicy = Callable[["FunctionConfig", int], float]
@@ -272,7 +277,8 @@ class ContextPool:
         spec = self._spec
         if spec is None:
             try:
-                spec = resolve_spec(self.config.handler)
+                spec = resolve_spec(self.config.handler, self.config.code_dir,
+                                    self.config.layers)
             except HandlerLoadError as exc:
                 spec = exc
             self._spec = spec
@@ -285,13 +291,20 @@ class ContextPool:
         base = self._overlay_base
         if base is None:
             config = self.config
+            region = self.runtime.region
             base = dict(config.environment)
             base.update({
+                # What Lambda's runtime environment sets for every function.
+                "AWS_REGION": region,
+                "AWS_DEFAULT_REGION": region,
+                "AWS_EXECUTION_ENV": EXECUTION_ENV,
                 "AWS_LAMBDA_FUNCTION_NAME": config.name,
                 "AWS_LAMBDA_FUNCTION_VERSION": self.version_name,
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
                 "_HANDLER": config.handler_name,
+                "LAMBDA_TASK_ROOT": os.path.abspath(config.code_dir) if config.code_dir
+                else os.getcwd(),
             })
             try:
                 spec = self.loaded_spec()

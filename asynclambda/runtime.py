@@ -21,6 +21,7 @@ import base64
 import datetime as _dt
 import itertools
 import random
+import re
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -30,7 +31,13 @@ import msgspec
 
 from . import _environ
 from .clock import RealClock
-from .config import DEFAULT_KEEP_ALIVE, SHUTDOWN_TIMEOUT, EventInvokeConfig, FunctionConfig
+from .config import (
+    DEFAULT_KEEP_ALIVE,
+    SHUTDOWN_TIMEOUT,
+    EventInvokeConfig,
+    FunctionConfig,
+    default_region,
+)
 from .destinations import as_destination
 from .dispatch import AsyncDispatcher, AsyncStatistics, EventQueue, MemoryEventQueue, QueuedEvent
 from .dispatch import delivery_lineage as _delivery_lineage
@@ -126,7 +133,11 @@ class Runtime:
         isolate_environment: give each execution context its function's environment variables
             through ``os.environ`` (see ``asynclambda._environ``).
         shutdown_grace: seconds in-flight invocations get to finish when the runtime closes.
-        region, account_id: used in ARNs (``arn:aws:lambda:local:000000000000:function:NAME``).
+        region: the AWS region functions run in, as Lambda sets it: ``AWS_REGION`` and
+            ``AWS_DEFAULT_REGION`` in every execution context's environment and the region of
+            every ARN. Default: the host's ``AWS_REGION`` / ``AWS_DEFAULT_REGION``, else
+            ``us-east-1``.
+        account_id: the account in ARNs (``arn:aws:lambda:REGION:000000000000:function:NAME``).
         rng: randomness for request ids, log stream names and alias weights (inject for tests).
         event_queue: where asynchronous (``Event``) invocations wait; default an in-memory
             :class:`~asynclambda.dispatch.MemoryEventQueue` holding up to 100 000 events.
@@ -135,7 +146,7 @@ class Runtime:
     def __init__(self, *, clock: Clock | None = None, concurrency_limit: int = 1000,
                  keep_alive: float | KeepAlivePolicy = DEFAULT_KEEP_ALIVE,
                  invocation_logs: bool = False, isolate_environment: bool = True,
-                 shutdown_grace: float = 30.0, region: str = "local",
+                 shutdown_grace: float = 30.0, region: str | None = None,
                  account_id: str = "000000000000", rng: random.Random | None = None,
                  event_queue: EventQueue | None = None) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) \
@@ -155,7 +166,9 @@ class Runtime:
         self.isolate_environment = isolate_environment
         self.shutdown_grace = float(shutdown_grace)
         self.shutdown_limit = SHUTDOWN_TIMEOUT
-        self.region = region
+        self.region = _resolve_region(region)
+        if not isinstance(account_id, str) or not (account_id.isdigit() and len(account_id) == 12):
+            raise ConfigError("account_id", account_id, "must be 12 digits")
         self.account_id = account_id
         self.rng = rng if rng is not None else random.Random()
         self.observer = Observer(invocation_logs)
@@ -714,6 +727,21 @@ class Runtime:
 
     def __repr__(self) -> str:
         return f"<Runtime {self._state} functions={len(self._functions)} clock={self.clock!r}>"
+
+
+_REGION_RE = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+
+
+def _resolve_region(region: str | None) -> str:
+    """The region Lambda would report: the given one, else the host's, else ``us-east-1``."""
+    if region is None:
+        region = default_region()
+        field = "AWS_REGION"
+    else:
+        field = "region"
+    if not isinstance(region, str) or _REGION_RE.fullmatch(region) is None:
+        raise ConfigError(field, region, "must be a region name such as 'us-east-1'")
+    return region
 
 
 def _check_fields(values: Mapping[str, Any], struct: type[msgspec.Struct], what: str) -> None:

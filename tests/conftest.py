@@ -30,3 +30,10 @@ FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 def fixtures_dir() -> str:
     """Directory of handler files the tests load by path."""
     return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _no_host_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runtimes default to the host's AWS_REGION: keep tests independent of the machine's."""
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)

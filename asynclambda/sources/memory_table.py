@@ -31,6 +31,7 @@ from typing import Any, Literal
 import msgspec
 
 from asynclambda.clock import RealClock
+from asynclambda.config import default_region
 from asynclambda.errors import AsyncLambdaError, ConfigError
 from asynclambda.sources.stream import StreamBackend, StreamConfig, StreamRecord
 
@@ -135,7 +136,9 @@ class MemoryTable:
         self._clock = streams.clock if streams is not None else RealClock()
         self._items: dict[bytes, dict[str, Any]] = {}
         self._lock = asyncio.Lock()  # keeps the stream's order equal to the table's per key
-        self._arn = f"arn:aws:dynamodb:local:000000000000:table/{name}/stream/{self.stream_name}"
+        self._region = default_region()
+        self._arn = (f"arn:aws:dynamodb:{self._region}:000000000000:table/{name}/stream/"
+                     f"{self.stream_name}")
 
     @classmethod
     async def create(
@@ -242,7 +245,7 @@ class MemoryTable:
             "eventName": event,
             "eventVersion": "1.1",
             "eventSource": "aws:dynamodb",
-            "awsRegion": "local",
+            "awsRegion": self._region,
             "dynamodb": change,
             "eventSourceARN": self._arn,
         }

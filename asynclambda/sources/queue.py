@@ -50,6 +50,7 @@ from typing import Any
 import msgspec
 
 from asynclambda._resource import AsyncResource
+from asynclambda.config import default_region
 from asynclambda.errors import AsyncLambdaError, ConfigError
 
 __all__ = [
@@ -363,8 +364,8 @@ class QueueStatistics(msgspec.Struct, frozen=True):
 
 # -- validation and digests (shared by every backend) --------------------------------------------
 def queue_arn(name: str) -> str:
-    """The queue's ARN in asynclambda's local partition."""
-    return f"arn:aws:sqs:local:{_ACCOUNT}:{name}"
+    """The queue's ARN (the host's default region, asynclambda's local account)."""
+    return f"arn:aws:sqs:{default_region()}:{_ACCOUNT}:{name}"
 
 
 def md5_of_body(body: str) -> str:

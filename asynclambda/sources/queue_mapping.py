@@ -58,6 +58,7 @@ import anyio.abc
 import msgspec
 from msgspec.structs import force_setattr
 
+from asynclambda.config import default_region
 from asynclambda.destinations import Destination, QueueDestination, as_destination
 from asynclambda.errors import (
     ConfigError,
@@ -259,7 +260,7 @@ class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
     @property
     def event_source_arn(self) -> str:
         rt = self.runtime
-        region, account = (rt.region, rt.account_id) if rt else ("local", "000000000000")
+        region, account = (rt.region, rt.account_id) if rt else (default_region(), "000000000000")
         return f"arn:aws:sqs:{region}:{account}:{self.config.queue}"
 
     def _config_changed(self, old: QueueMappingConfig) -> None:

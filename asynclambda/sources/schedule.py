@@ -64,6 +64,7 @@ import structlog
 
 from asynclambda._resource import AsyncResource
 from asynclambda.clock import VirtualClock
+from asynclambda.config import default_region
 from asynclambda.destinations import Destination, QueueDestination, as_destination
 from asynclambda.errors import (
     ConfigError,
@@ -310,7 +311,7 @@ class Schedule:
 
     def arn(self) -> str:
         rt = self.runtime
-        region, account = (rt.region, rt.account_id) if rt else ("local", "000000000000")
+        region, account = (rt.region, rt.account_id) if rt else (default_region(), "000000000000")
         return f"arn:aws:scheduler:{region}:{account}:schedule/default/{self.name}"
 
     def _validate(self, runtime: Runtime, config: ScheduleConfig) -> None:

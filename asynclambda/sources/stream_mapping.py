@@ -51,6 +51,7 @@ import anyio.abc
 import msgspec
 from msgspec.structs import force_setattr
 
+from asynclambda.config import default_region
 from asynclambda.destinations import Destination, as_destination
 from asynclambda.errors import (
     ConfigError,
@@ -218,7 +219,7 @@ class StreamEventSourceMapping(EventSourceMapping[StreamMappingConfig]):
     @property
     def event_source_arn(self) -> str:
         rt = self.runtime
-        region, account = (rt.region, rt.account_id) if rt else ("local", "000000000000")
+        region, account = (rt.region, rt.account_id) if rt else (default_region(), "000000000000")
         name = self.config.stream
         if self.config.event_format == "dynamodb":
             return f"arn:aws:dynamodb:{region}:{account}:table/{name}/stream/{name}"

@@ -52,9 +52,9 @@ class AsyncInvocationMachine(RuleBasedStateMachine):
         self.next_id = 0
 
     @initialize(max_retries=st.integers(0, 2),
-                max_age=st.sampled_from([60.0, 90.0, 200.0, 600.0, 21_600.0]),
+                max_age=st.sampled_from([60, 90, 200, 600, 21_600]),
                 on_success=st.booleans(), on_failure=st.booleans(), dlq=st.booleans())
-    def start(self, max_retries: int, max_age: float, on_success: bool, on_failure: bool,
+    def start(self, max_retries: int, max_age: int, on_success: bool, on_failure: bool,
               dlq: bool) -> None:
         self.clock = VirtualClock()
         self.successes = RecordingDestination("success") if on_success else None

@@ -50,7 +50,7 @@ rt.add_function("greeter", f"{HERE / 'handlers' / 'greeter.py'}:lambda_handler",
 
 def s3_event(key: str) -> dict[str, object]:
     return {"Records": [{
-        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "local",
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1",
         "eventTime": "2026-01-01T00:00:00.000Z", "eventName": "ObjectCreated:Put",
         "userIdentity": {"principalId": "EXAMPLE"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
         "responseElements": {"x-amz-request-id": "EXAMPLE", "x-amz-id-2": "EXAMPLE"},

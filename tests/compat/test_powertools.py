@@ -85,7 +85,7 @@ async def test_logger_inject_lambda_context_sees_our_context(fresh_cold_start: N
     assert one["message"] == "order received" and one["order_id"] == 1
     assert one["function_name"] == "orders"
     assert one["function_request_id"] == first.request_id
-    assert one["function_arn"] == "arn:aws:lambda:local:000000000000:function:orders"
+    assert one["function_arn"] == "arn:aws:lambda:us-east-1:000000000000:function:orders"
     assert one["function_memory_size"] == "256"
     assert one["cold_start"] is True
     assert two["function_request_id"] == second.request_id and two["cold_start"] is False

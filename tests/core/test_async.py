@@ -59,7 +59,7 @@ async def test_function_errors_are_retried_after_one_then_two_minutes() -> None:
         "timestamp": "2026-01-01T00:03:00.000Z",
         "requestContext": {
             "requestId": r.request_id,
-            "functionArn": "arn:aws:lambda:local:000000000000:function:fn:$LATEST",
+            "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:fn:$LATEST",
             "condition": "RetriesExhausted",
             "approximateInvokeCount": 3,
         },
@@ -169,7 +169,7 @@ async def test_on_success_destination_gets_lambdas_record() -> None:
     [record] = successes.records
     assert record["requestContext"] == {
         "requestId": r.request_id,
-        "functionArn": "arn:aws:lambda:local:000000000000:function:fn:$LATEST",
+        "functionArn": "arn:aws:lambda:us-east-1:000000000000:function:fn:$LATEST",
         "condition": "Success", "approximateInvokeCount": 1}
     assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
     assert record["requestPayload"] == {"key": "cat"}

@@ -43,7 +43,7 @@ async def test_unknown_function_is_resource_not_found_with_its_arn() -> None:
         with pytest.raises(al.ResourceNotFoundException) as info:
             await rt.invoke("orders")
     err = info.value
-    assert str(err) == "Function not found: arn:aws:lambda:local:000000000000:function:orders"
+    assert str(err) == "Function not found: arn:aws:lambda:us-east-1:000000000000:function:orders"
     assert err.status_code == 404 and err.error_type == "ResourceNotFoundException"
     assert isinstance(err, LookupError)
 
@@ -68,11 +68,11 @@ async def test_unknown_function_by_arn_is_resource_not_found() -> None:
     rt.add_function("fn", _handler)
     async with rt:
         with pytest.raises(al.ResourceNotFoundException, match="function:nope"):
-            await rt.invoke("arn:aws:lambda:local:000000000000:function:nope")
+            await rt.invoke("arn:aws:lambda:us-east-1:000000000000:function:nope")
         with pytest.raises(al.ResourceNotFoundException, match="function:fn:9"):
-            await rt.invoke("arn:aws:lambda:local:000000000000:function:fn:9")
+            await rt.invoke("arn:aws:lambda:us-east-1:000000000000:function:fn:9")
         with pytest.raises(al.ResourceNotFoundException):
-            await rt.invoke("arn:aws:lambda:local:000000000000:layer:fn")  # not a function ARN
+            await rt.invoke("arn:aws:lambda:us-east-1:000000000000:layer:fn")  # not a function ARN
 
 
 async def test_arn_of_another_region_or_account_is_resource_not_found() -> None:
@@ -153,8 +153,17 @@ CONFIG_CASES: list[Any] = [
     pytest.param({"environment": ["TABLE"]}, "environment", ["TABLE"], id="env-not-mapping"),
     pytest.param({"timout": 3}, "timout", 3, id="unknown-keyword"),
     pytest.param({"handler": 42}, "handler", 42, id="handler-not-callable"),
-    pytest.param({"handler": "app.handler"}, "handler", "app.handler", id="handler-no-colon"),
-    pytest.param({"handler": ":handler"}, "handler", ":handler", id="handler-no-module"),
+    pytest.param({"handler": "lambda_handler"}, "handler", "lambda_handler",
+                 id="handler-no-module"),
+    pytest.param({"handler": "app.lambda-handler"}, "handler", "app.lambda-handler",
+                 id="handler-function-not-identifier"),
+    pytest.param({"handler": "app. handler"}, "handler", "app. handler", id="handler-space"),
+    pytest.param({"handler": "app.handler", "code_dir": "/no/such/dir"}, "code_dir",
+                 "/no/such/dir", id="code-dir-missing"),
+    pytest.param({"layers": ["/no/such/layer"]}, "layers", "/no/such/layer", id="layer-missing"),
+    pytest.param({"layers": "/tmp"}, "layers", "/tmp", id="layers-not-a-list"),
+    pytest.param({"code_dir": "/tmp"}, "code_dir", "/tmp", id="code-dir-with-callable"),
+    pytest.param({"handler": ":handler"}, "handler", ":handler", id="handler-colon-no-module"),
     pytest.param({"handler": "app:"}, "handler", "app:", id="handler-no-attribute"),
 ]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from os import environ  # bound long before any runtime starts: must get the overlay too
 from typing import Any
 
@@ -19,7 +20,8 @@ PLAIN_ENVIRON = type(os.environ)
 
 _LAMBDA_KEYS = {"AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION",
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_LOG_GROUP_NAME",
-                "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE", "_HANDLER"}
+                "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_LAMBDA_INITIALIZATION_TYPE", "_HANDLER",
+                "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_EXECUTION_ENV", "LAMBDA_TASK_ROOT"}
 
 
 def _reads() -> dict[str, Any]:
@@ -126,6 +128,10 @@ async def test_lambdas_own_variables_describe_the_context() -> None:
         "AWS_LAMBDA_LOG_STREAM_NAME": latest["AWS_LAMBDA_LOG_STREAM_NAME"],
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "_HANDLER": f"{__name__}.test_lambdas_own_variables_describe_the_context.<locals>.fn",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{sys.version_info[0]}.{sys.version_info[1]}",
+        "LAMBDA_TASK_ROOT": os.getcwd(),
         "stream matches": True,
     }
     assert one["AWS_LAMBDA_FUNCTION_VERSION"] == "1"

@@ -46,7 +46,7 @@ async def test_result_shape_and_context_object() -> None:
     p = r.payload
     assert p["aws_request_id"] == r.request_id
     assert p["function_name"] == "fn" and p["function_version"] == "$LATEST"
-    assert p["invoked_function_arn"] == "arn:aws:lambda:local:000000000000:function:fn"
+    assert p["invoked_function_arn"] == "arn:aws:lambda:us-east-1:000000000000:function:fn"
     assert p["memory_limit_in_mb"] == "256"  # a string, as the AWS Python runtime gives it
     assert p["log_group_name"] == "/aws/lambda/fn"
     assert p["log_stream_name"].startswith("2026/01/01/[$LATEST]")
@@ -256,7 +256,7 @@ async def test_names_arns_and_qualified_names_resolve() -> None:
     rt = al.Runtime()
     rt.add_function("fn", lambda e, c: c.invoked_function_arn)
     async with rt:
-        arn = "arn:aws:lambda:local:000000000000:function:fn"
+        arn = "arn:aws:lambda:us-east-1:000000000000:function:fn"
         assert (await rt.invoke(arn)).payload == arn
         assert (await rt.invoke("fn:$LATEST")).payload == arn + ":$LATEST"
         assert (await rt.invoke(arn + ":$LATEST")).payload == arn + ":$LATEST"

@@ -13,7 +13,7 @@ import asynclambda as al
 
 pytestmark = pytest.mark.anyio
 
-ARN = "arn:aws:lambda:local:000000000000:function:fn"
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 
 
 def _v1(event: object, context: al.LambdaContext) -> list[object]:

@@ -76,11 +76,11 @@ def test_a_built_sqs_event_encodes_with_aws_member_names() -> None:
         message_attributes={},
         md5_of_body="5d41402abc4b2a76b9719d911017c592",
         event_source="aws:sqs",
-        event_source_arn="arn:aws:sqs:local:000000000000:queue.fifo",
+        event_source_arn="arn:aws:sqs:us-east-1:000000000000:queue.fifo",
         aws_region="local",
     )
     encoded = json.loads(ev.encode(ev.SQSEvent(records=[record])))
-    assert encoded["Records"][0]["eventSourceARN"] == "arn:aws:sqs:local:000000000000:queue.fifo"
+    assert encoded["Records"][0]["eventSourceARN"] == "arn:aws:sqs:us-east-1:000000000000:queue.fifo"
     assert encoded["Records"][0]["attributes"] == {
         "ApproximateReceiveCount": "1",
         "SentTimestamp": "1700000000000",
@@ -268,7 +268,7 @@ def test_local_partition_arns_are_accepted() -> None:
         account="000000000000",
         time="2024-01-01T00:00:00Z",
         region="local",
-        resources=["arn:aws:events:local:000000000000:rule/every-minute"],
+        resources=["arn:aws:events:us-east-1:000000000000:rule/every-minute"],
         detail={},
     )
     encoded = ev.encode(scheduled)

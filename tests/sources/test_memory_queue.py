@@ -112,7 +112,7 @@ async def test_message_attributes_report_sender_and_dead_letter_source(
     await clock.advance(1)
     dead = (await backend.receive("dlq"))[0]
     assert dead.attributes["SenderId"] == "AIDAEXAMPLE"
-    assert dead.attributes["DeadLetterQueueSourceArn"] == "arn:aws:sqs:local:000000000000:q"
+    assert dead.attributes["DeadLetterQueueSourceArn"] == "arn:aws:sqs:us-east-1:000000000000:q"
     assert dead.receive_count == 2  # the receive history moves with the message
     assert dead.attributes["ApproximateFirstReceiveTimestamp"] == first.attributes[
         "ApproximateFirstReceiveTimestamp"]

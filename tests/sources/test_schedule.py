@@ -123,7 +123,7 @@ async def test_input_and_context_attributes() -> None:
         await clock.advance(1)
     (_, event), = calls
     assert event["arn"] == schedule.arn() == \
-        "arn:aws:scheduler:local:000000000000:schedule/default/ctx"
+        "arn:aws:scheduler:us-east-1:000000000000:schedule/default/ctx"
     assert event["at"] == "2026-01-01T00:00:00Z"
     assert event["try"] == "1"
     assert len(event["id"]) == 36
@@ -139,7 +139,7 @@ async def test_classic_scheduled_event_shape() -> None:
     typed = msgspec.convert(event, ScheduledEvent)
     assert typed.detail_type == "Scheduled Event" and typed.source == "aws.events"
     assert event["time"] == "2026-01-01T01:00:00Z"
-    assert event["resources"] == ["arn:aws:events:local:000000000000:rule/nightly"]
+    assert event["resources"] == ["arn:aws:events:us-east-1:000000000000:rule/nightly"]
     assert set(event) == {"version", "id", "detail-type", "source", "account", "time", "region",
                           "resources", "detail"}
 
@@ -189,7 +189,7 @@ async def test_retries_then_dead_letter_queue_with_schedulers_attributes() -> No
     assert attributes["RETRY_ATTEMPTS"] == "3"
     assert attributes["SCHEDULED_TIME"] == "2026-01-01T00:10:00Z"
     assert attributes["SCHEDULE_ARN"] == schedule.arn()
-    assert attributes["TARGET_ARN"] == "arn:aws:lambda:local:000000000000:function:flaky"
+    assert attributes["TARGET_ARN"] == "arn:aws:lambda:us-east-1:000000000000:function:flaky"
     assert set(attributes) == {"ERROR_CODE", "ERROR_MESSAGE", "EXECUTION_ID",
                                "EXHAUSTED_RETRY_CONDITION", "IS_PAYLOAD_TRUNCATED",
                                "RETRY_ATTEMPTS", "SCHEDULED_TIME", "SCHEDULE_ARN", "TARGET_ARN"}

@@ -212,7 +212,7 @@ async def test_bisect_isolates_a_poison_record_and_reports_it() -> None:
     (record,) = failures.records
     assert record["requestContext"]["condition"] == "RetryAttemptsExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 4  # batches that held it
-    assert record["requestContext"]["functionArn"] == "arn:aws:lambda:local:000000000000:function:proc"
+    assert record["requestContext"]["functionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:proc"
     assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST",
                                          "functionError": "Unhandled"}
     assert record["version"] == "1.0"
@@ -220,7 +220,7 @@ async def test_bisect_isolates_a_poison_record_and_reports_it() -> None:
     assert info["startSequenceNumber"] == info["endSequenceNumber"] == seqs[5]
     assert info["batchSize"] == 1
     assert info["shardId"] == "shardId-000000000000"
-    assert info["streamArn"] == "arn:aws:kinesis:local:000000000000:stream/posts"
+    assert info["streamArn"] == "arn:aws:kinesis:us-east-1:000000000000:stream/posts"
     assert info["approximateArrivalOfFirstRecord"] == "2026-01-01T00:00:00.000Z"
     assert set(record) == {"requestContext", "responseContext", "version", "timestamp",
                            "KinesisBatchInfo"}
@@ -363,7 +363,7 @@ async def test_tumbling_windows_carry_state_and_end_with_a_final_invoke() -> Non
     assert first[-1]["state"] == {"#python": 2, "#aws": 1}
     assert first[0]["window"] == {"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:01:00Z"}
     assert first[0]["shardId"] == "shardId-000000000000"
-    assert first[0]["eventSourceARN"] == "arn:aws:kinesis:local:000000000000:stream/posts"
+    assert first[0]["eventSourceARN"] == "arn:aws:kinesis:us-east-1:000000000000:stream/posts"
     assert first[0]["isWindowTerminatedEarly"] is False
     second = [c for c in calls if c["window"]["start"] == "2026-01-01T00:01:00Z"]
     assert second[0]["state"] == {}  # a new window starts from a fresh state
