@@ -30,6 +30,8 @@ __all__ = [
 DEFAULT_KEEP_ALIVE = 600.0
 #: Lambda's INIT phase limit (seconds).
 INIT_TIMEOUT = 10.0
+#: Lambda's INIT limit for provisioned concurrency: the larger of this and the function timeout.
+PROVISIONED_INIT_TIMEOUT = 130.0
 #: Lambda's SHUTDOWN phase limit for the runtime (seconds).
 SHUTDOWN_TIMEOUT = 2.0
 

@@ -38,7 +38,6 @@ import msgspec
 from asynclambda import retries
 from asynclambda.errors import LambdaServiceError, TooManyRequestsException
 from asynclambda.execution import Invocation
-from asynclambda.invocation import ClientContext
 
 if TYPE_CHECKING:
     from asynclambda.config import EventInvokeConfig
@@ -314,7 +313,8 @@ class AsyncDispatcher:
         self._backlog: dict[str, deque[QueuedEvent]] = {}
         self._lanes: dict[str, int] = {}
         self._lane_total = 0
-        self._loop_task: asyncio.Task[None] | None = None
+        self._run_done: asyncio.Event | None = None
+        self._failure: BaseException | None = None
         self._stopping = False
         self._idle: asyncio.Event | None = None
         self._finishing: set[str] = set()
@@ -327,15 +327,16 @@ class AsyncDispatcher:
 
     # -- component lifecycle --------------------------------------------------------------------
     async def start(self, runtime: Any) -> None:
-        self._loop_task = asyncio.get_running_loop().create_task(self._run(),
-                                                                 name="asynclambda-dispatcher")
+        """Start taking events: the dispatcher's loop runs in the runtime's task group."""
+        self._run_done = asyncio.Event()
+        await self.runtime.start_task(self._run)
 
     async def aclose(self) -> None:
         """Stop taking events; let in-flight ones finish (grace period); report what is left."""
         self._stopping = True
         self.queue.wake()
-        if self._loop_task is not None:
-            await asyncio.gather(self._loop_task, return_exceptions=True)
+        if self._run_done is not None:
+            await self._run_done.wait()
         if self._tasks:
             await self._wait_tasks(self.runtime.shutdown_grace)
         for backlog in self._backlog.values():  # taken but never started: back to the queue
@@ -367,22 +368,33 @@ class AsyncDispatcher:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    async def _run(self) -> None:
+    async def _run(self, *, task_status: Any) -> None:
         # Events wait in a per-function backlog and are run by *lanes*: tasks that each take
         # the next event when done with the last one, so a burst costs one task per lane, not
         # one per event. Lanes are capped by the runtime's concurrency limit only: past a
         # function's own limit the invocation is throttled and backs off, as Lambda does.
+        # This loop runs in the runtime's task group; a lane that fails (an asynclambda bug)
+        # makes it fail, which fails the runtime loudly (wait_idle() raises, not hangs).
         loop = asyncio.get_running_loop()
-        while not self._stopping:
-            events = await self.queue.take()
-            for event in events:
-                backlog = self._backlog.get(event.function)
-                if backlog is None:
-                    backlog = self._backlog[event.function] = deque()
-                backlog.append(event)
-            for function, backlog in self._backlog.items():
-                if backlog:
-                    self._add_lanes(function, backlog, loop)
+        task_status.started()
+        try:
+            while not self._stopping:
+                events = await self.queue.take()
+                if self._failure is not None:
+                    raise self._failure
+                for event in events:
+                    backlog = self._backlog.get(event.function)
+                    if backlog is None:
+                        backlog = self._backlog[event.function] = deque()
+                    backlog.append(event)
+                for function, backlog in self._backlog.items():
+                    if backlog:
+                        self._add_lanes(function, backlog, loop)
+            if self._failure is not None:
+                raise self._failure
+        finally:
+            if self._run_done is not None:
+                self._run_done.set()
 
     def _add_lanes(self, function: str, backlog: deque[QueuedEvent],
                    loop: asyncio.AbstractEventLoop) -> None:
@@ -414,10 +426,21 @@ class AsyncDispatcher:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            self.runtime.observer.error("asynchronous event processing failed",
-                                        error=repr(task.exception()))
+        if not task.cancelled():
+            exc = task.exception()
+            if exc is not None and self._failure is None:
+                # A lane failed: asynclambda's bug. Fail loudly: the runtime records it (so
+                # wait_idle() raises instead of hanging) and the dispatcher's loop re-raises it.
+                self._failure = exc
+                self.runtime.note_failure(exc)
+                self.queue.wake()
         self._notify_idle()
+
+    def wake_waiters(self) -> None:
+        """Wake ``wait_idle()`` callers (the runtime failed: they must look again)."""
+        if self._idle is not None:
+            self._idle.set()
+            self._idle = None
 
     # -- intake ---------------------------------------------------------------------------------
     async def accept(self, event: QueuedEvent) -> None:
@@ -444,6 +467,8 @@ class AsyncDispatcher:
 
     async def wait_idle(self) -> None:
         while self.busy:
+            if self._failure is not None:
+                return  # the runtime reports it
             if self._idle is None:
                 self._idle = asyncio.Event()
             await self._idle.wait()
@@ -499,9 +524,21 @@ class AsyncDispatcher:
                 "errorType": "RecursiveInvocationException"})
             await self._finish(event, config, "RetriesExhausted", c)
             return
+        if entry.reserved_concurrency == 0:
+            # Lambda: a function whose reserved concurrency is 0 is always throttled, and its
+            # asynchronous events go straight to the failure path, without retries.
+            event.throttles += 1
+            event.last_status = 429
+            event.last_function_error = None
+            event.last_response = _encode({
+                "errorMessage": f"Rate Exceeded. Function {event.function} has reserved "
+                                "concurrency 0",
+                "errorType": "TooManyRequestsException",
+                "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
+            await self._finish(event, config, "RetriesExhausted", c)
+            return
         pool, invoked_arn = entry.resolve(event.qualifier, rt.rng)
         inv = Invocation(event.payload, event.request_id, attempt=event.attempts + 1,
-                         client_context=ClientContext.from_dict(event.client_context),
                          invoked_arn=invoked_arn, lineage=event.chain)
         try:
             result = await pool.invoke(inv)

@@ -5,6 +5,7 @@
     AsyncLambdaError
      ├── ConfigError (ValueError)              a configuration value is invalid; names field and value
      ├── RuntimeClosedError (RuntimeError)     the runtime is not running (not started, or closed)
+     ├── LifecycleError (RuntimeError)         start()/aclose() used from tasks that cannot own it
      ├── LambdaServiceError                    an error of the Invoke API itself (not of the function)
      │    ├── ResourceNotFoundException (LookupError)         404: no such function/version/alias
      │    ├── InvalidRequestContentException (ValueError)     400: the request is not valid JSON
@@ -34,6 +35,7 @@ __all__ = [
     "FunctionError",
     "InvalidRequestContentException",
     "LambdaServiceError",
+    "LifecycleError",
     "RecursiveInvocationException",
     "RequestTooLargeException",
     "ResourceConflictException",
@@ -64,6 +66,15 @@ class ConfigError(AsyncLambdaError, ValueError):
 
 class RuntimeClosedError(AsyncLambdaError, RuntimeError):
     """The runtime is not running: use ``async with runtime:`` before invoking."""
+
+
+class LifecycleError(AsyncLambdaError, RuntimeError):
+    """The runtime's lifecycle was driven from the wrong place.
+
+    ``Runtime.start()`` enters a task group in the calling task, so ``aclose()`` must come from
+    that task; frameworks whose startup and shutdown hooks run in different tasks use
+    ``Runtime.start(background=True)`` or ``task_group.start(runtime.serve)``.
+    """
 
 
 class LambdaServiceError(AsyncLambdaError):

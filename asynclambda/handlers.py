@@ -11,9 +11,6 @@ Three pieces, used by the execution context:
   Lambda's single runtime thread): thread-local and module state behave as on Lambda, an event
   loop is set on that thread so ``asyncio.run()`` / ``get_event_loop().run_until_complete()`` work
   inside handlers, and the runtime's own loop is never blocked.
-* :func:`drive` runs an async handler's coroutine inside the execution context's own
-  ``contextvars.Context`` without creating a task: context variables a handler sets persist across
-  warm invocations of *that* context and never leak into the caller.
 """
 
 from __future__ import annotations
@@ -28,23 +25,15 @@ import queue
 import sys
 import threading
 import types
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Callable, Sequence
 from contextvars import Context
 from dataclasses import dataclass
 from typing import Any
 
 from asynclambda.clock import thread_work
 
-__all__ = ["HandlerExit", "HandlerLoadError", "LoadedSpec", "ThreadRunner", "drive", "is_async_callable",
-           "load_handler", "resolve_spec"]
-
-
-class HandlerExit(Exception):
-    """A plain handler called ``sys.exit()`` on its thread (Lambda's ``Runtime.ExitError``)."""
-
-    def __init__(self, code: Any) -> None:
-        super().__init__(f"exit status {code}")
-        self.code = code
+__all__ = ["HandlerLoadError", "LoadedSpec", "ThreadRunner", "defines_coroutine",
+           "is_async_callable", "load_handler", "resolve_spec"]
 
 
 class HandlerLoadError(Exception):
@@ -71,6 +60,19 @@ class LoadedSpec:
     module_spec: Any  # importlib.machinery.ModuleSpec | None
     #: Directories put on ``sys.path`` for the module's own imports (task root, then layers).
     paths: tuple[str, ...] = ()
+
+
+def defines_coroutine(loaded: LoadedSpec) -> bool:
+    """True if the handler module defines its handler attribute as an ``async def``.
+
+    Read from the compiled code object, without running the module: it decides where INIT runs
+    (an async handler's module on the event loop; any other, as a Lambda module, on the
+    execution context's own thread).
+    """
+    for const in loaded.code.co_consts:
+        if isinstance(const, types.CodeType) and const.co_name == loaded.attribute:
+            return bool(const.co_flags & inspect.CO_COROUTINE)
+    return False
 
 
 def is_async_callable(fn: Any) -> bool:
@@ -297,46 +299,6 @@ def load_handler(loaded: LoadedSpec) -> tuple[Callable[..., Any], types.ModuleTy
     return handler, module
 
 
-# --- running coroutines inside an execution context's own contextvars.Context -----------------
-
-_NOT_STARTED: Any = object()
-
-
-@types.coroutine
-def drive(ctx: Context, coro: Any, first: Any = _NOT_STARTED) -> Generator[Any, Any, Any]:
-    """Await ``coro`` with every step run inside ``ctx`` (no task is created).
-
-    Whatever the coroutine yields (futures, bare yields) goes up to the task running us, and what
-    the task sends or throws back (results, cancellation) goes down into the coroutine, each step
-    entered with ``ctx.run`` so the coroutine sees its execution context's variables. ``first``
-    is what the coroutine yielded if the caller already took its first step.
-    """
-    if not hasattr(coro, "send"):
-        coro = coro.__await__()
-    run = ctx.run
-    send = coro.send
-    if first is _NOT_STARTED:
-        try:
-            yielded = run(send, None)
-        except StopIteration as exc:
-            return exc.value
-    else:
-        yielded = first
-    while True:
-        try:
-            value = yield yielded
-        except BaseException as exc:  # cancellation and close() go into the coroutine
-            try:
-                yielded = run(coro.throw, exc)
-            except StopIteration as stop:
-                return stop.value
-        else:
-            try:
-                yielded = run(send, value)
-            except StopIteration as exc:
-                return exc.value
-
-
 # --- the thread of a plain-def handler's execution context ------------------------------------
 
 _STOP = object()
@@ -345,30 +307,31 @@ _STOP = object()
 class ThreadRunner:
     """One thread per execution context, running one job at a time inside the context's Context.
 
-    A job's result comes back to the runtime's loop through ``call_soon_threadsafe``; waiting for
-    it never blocks that loop. An abandoned runner (its handler overran the timeout) finishes the
-    job in hand, drops the result and exits.
+    A job's outcome comes back to the runtime's loop through ``call_soon_threadsafe`` as a tagged
+    tuple, ``(0, value)`` or ``(1, exception)``: an exception is never *raised* on the loop, so a
+    handler's ``SystemExit`` or ``KeyboardInterrupt`` cannot stop it. Waiting never blocks the
+    loop. An abandoned runner (its handler overran the timeout) finishes the job in hand, drops
+    the result and exits.
     """
 
-    __slots__ = ("_jobs", "_loop", "_thread", "ctx", "thread_loop")
+    __slots__ = ("__weakref__", "_jobs", "_loop", "_thread", "busy", "ctx", "thread_loop")
 
     def __init__(self, name: str, ctx: Context) -> None:
         self.ctx = ctx
         self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._loop = asyncio.get_running_loop()
         self.thread_loop: asyncio.AbstractEventLoop | None = None
+        #: True while the thread is running a job (user code).
+        self.busy = False
         self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        """Run ``fn(*args)`` on the thread (inside ``ctx``); a future for the runtime's loop."""
+        """Run ``fn(*args)`` on the thread (inside ``ctx``); a future for its outcome."""
         fut: asyncio.Future[Any] = self._loop.create_future()
         # Registered before the thread picks it up, so a VirtualClock never misses it.
         self._jobs.put((fn, args, fut, thread_work.begin()))
         return fut
-
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await self.submit(fn, *args)
 
     def stop(self) -> None:
         """Let the thread exit once the job in hand (if any) is done."""
@@ -377,6 +340,11 @@ class ThreadRunner:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait (blocking) for the thread to exit; True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
 
     def _main(self) -> None:
         loop = asyncio.new_event_loop()
@@ -389,45 +357,26 @@ class ThreadRunner:
                 if job is _STOP:
                     return
                 fn, args, fut, token = job
+                self.busy = True
                 # A handler may have run asyncio.run(), which unsets the thread's loop.
                 asyncio.set_event_loop(loop)
                 try:
-                    result = self.ctx.run(fn, *args)
-                    if inspect.isawaitable(result):
-                        result = self.ctx.run(loop.run_until_complete, _as_coro(result))
-                except BaseException as exc:
-                    # Never hand SystemExit/KeyboardInterrupt to the runtime's loop: asyncio
-                    # would stop the loop with them.
-                    if isinstance(exc, SystemExit):
-                        exc = HandlerExit(exc.code)
-                    elif isinstance(exc, KeyboardInterrupt):
-                        exc = RuntimeError("handler raised KeyboardInterrupt")
-                    try:
-                        post(_set_exception, fut, exc)
-                    except RuntimeError:  # the runtime's loop is closed: nobody is waiting
-                        return
-                else:
-                    try:
-                        post(_set_result, fut, result)
-                    except RuntimeError:
-                        return
+                    outcome: Any = (0, self.ctx.run(fn, *args))
+                except BaseException as exc:  # the boundary, on this thread
+                    outcome = (1, exc)
+                try:
+                    post(_set_result, fut, outcome)
+                except RuntimeError:  # the runtime's loop is closed: nobody is waiting
+                    return
                 finally:
+                    self.busy = False
                     thread_work.end(token)
-                del job, fn, args, fut, token
+                del job, fn, args, fut, token, outcome
         finally:
             with contextlib.suppress(Exception):
                 loop.close()
 
 
-async def _as_coro(aw: Awaitable[Any]) -> Any:
-    return await aw
-
-
 def _set_result(fut: asyncio.Future[Any], result: Any) -> None:
     if not fut.done():
         fut.set_result(result)
-
-
-def _set_exception(fut: asyncio.Future[Any], exc: BaseException) -> None:
-    if not fut.done():
-        fut.set_exception(exc)

@@ -66,11 +66,15 @@ _NO_IDENTITY = CognitoIdentity()
 
 
 class ContextInfo:
-    """What every invocation served by one execution context shares (built once per context)."""
+    """What every invocation served by one execution context shares (built once per context).
+
+    ``public`` holds the Lambda attributes that are the same for every invocation of the context;
+    each :class:`LambdaContext` starts from a copy of it.
+    """
 
     __slots__ = ("clock", "execution", "function_name", "function_version",
                  "invoked_function_arn", "log_group_name", "log_stream_name",
-                 "memory_limit_in_mb", "state")
+                 "memory_limit_in_mb", "public", "state")
 
     def __init__(self, function_name: str, function_version: str, invoked_function_arn: str,
                  memory_limit_in_mb: str, log_group_name: str, log_stream_name: str,
@@ -84,54 +88,81 @@ class ContextInfo:
         self.clock = clock
         self.execution = execution
         self.state: Any = None
+        # Lambda's attributes, in the order the AWS Python runtime sets them.
+        self.public: dict[str, Any] = {
+            "aws_request_id": "",
+            "log_group_name": log_group_name,
+            "log_stream_name": log_stream_name,
+            "function_name": function_name,
+            "memory_limit_in_mb": memory_limit_in_mb,
+            "function_version": function_version,
+            "invoked_function_arn": invoked_function_arn,
+            "tenant_id": None,
+            "client_context": None,
+            "identity": _NO_IDENTITY,
+            "cold_start": False,
+            "attempt": 1,
+        }
+
+
+_new = object.__new__
 
 
 class LambdaContext:
-    """The context object passed to a handler, with Lambda's names.
+    """The context object passed to a handler: a plain object with Lambda's attributes.
 
-    A new one is made per invocation; what is the same for every invocation of an execution
-    context lives in a shared :class:`ContextInfo` and is read through properties.
+    Like the AWS Python runtime's, it is a plain object: ``vars(context)`` lists exactly its
+    attributes (``aws_request_id``, ``log_group_name``, ``log_stream_name``, ``function_name``,
+    ``memory_limit_in_mb``, ``function_version``, ``invoked_function_arn``, ``tenant_id``,
+    ``client_context``, ``identity``, and asynclambda's ``cold_start`` and ``attempt``), and
+    pickling it or serialising it for a log line (``jsonpickle``, Powertools) sees only those,
+    never the runtime behind it. ``state`` and ``tmp_dir`` are asynclambda's, read through
+    properties. A handler may set attributes of its own on it, as on Lambda.
     """
 
-    __slots__ = ("_deadline", "_info", "_lineage", "attempt", "aws_request_id",
-                 "client_context", "cold_start", "identity", "invoked_function_arn")
+    __slots__ = ("__dict__", "_deadline", "_info", "_lineage")
 
-    def __init__(self, info: ContextInfo, request_id: str, deadline: float,
-                 cold_start: bool = False, attempt: int = 1,
-                 client_context: ClientContext | None = None,
-                 invoked_function_arn: str | None = None, lineage: Any = None,
-                 identity: CognitoIdentity | None = None) -> None:
+    _deadline: float
+    _info: ContextInfo
+    _lineage: Any
+    aws_request_id: str
+    log_group_name: str
+    log_stream_name: str
+    function_name: str
+    memory_limit_in_mb: str
+    function_version: str
+    invoked_function_arn: str
+    tenant_id: str | None
+    client_context: ClientContext | None
+    identity: CognitoIdentity
+    cold_start: bool
+    attempt: int
+
+    def __new__(cls, info: ContextInfo, request_id: str, deadline: float,
+                cold_start: bool = False, attempt: int = 1,
+                client_context: ClientContext | None = None,
+                invoked_function_arn: str | None = None, lineage: Any = None,
+                identity: CognitoIdentity | None = None,
+                tenant_id: str | None = None) -> LambdaContext:
+        self = _new(cls)
         self._info = info
         self._deadline = deadline
         self._lineage = lineage
-        self.aws_request_id = request_id
-        self.cold_start = cold_start
-        self.attempt = attempt
-        self.client_context = client_context
-        self.identity = identity if identity is not None else _NO_IDENTITY
-        self.invoked_function_arn = (invoked_function_arn if invoked_function_arn is not None
-                                     else info.invoked_function_arn)
-
-    @property
-    def function_name(self) -> str:
-        return self._info.function_name
-
-    @property
-    def function_version(self) -> str:
-        return self._info.function_version
-
-    @property
-    def memory_limit_in_mb(self) -> str:
-        """The configured memory, as a string (the AWS Python runtime reads it from the env)."""
-        return self._info.memory_limit_in_mb
-
-    @property
-    def log_group_name(self) -> str:
-        return self._info.log_group_name
-
-    @property
-    def log_stream_name(self) -> str:
-        return self._info.log_stream_name
+        d = self.__dict__
+        d.update(info.public)
+        d["aws_request_id"] = request_id
+        d["cold_start"] = cold_start
+        if attempt != 1:
+            d["attempt"] = attempt
+        if client_context is not None:
+            d["client_context"] = client_context
+        if invoked_function_arn is not None:
+            d["invoked_function_arn"] = invoked_function_arn
+        if identity is not None:
+            d["identity"] = identity
+        if tenant_id is not None:
+            d["tenant_id"] = tenant_id
+        return self
 
     @property
     def state(self) -> Any:
@@ -145,17 +176,39 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         """Milliseconds left before this invocation times out (0 once past the deadline)."""
-        left = self._deadline - self._info.clock.now()
+        try:
+            left = self._deadline - self._info.clock.now()
+        except AttributeError:  # a copy restored from a pickle: detached from any clock
+            return 0
         return int(left * 1000) if left > 0 else 0
 
     def log(self, msg: str) -> None:
         """Lambda's ``context.log``: write a line to the function's log (stdout)."""
         print(msg, end="" if msg.endswith("\n") else "\n")
 
+    # Serialising a context (pickle, copy, jsonpickle) sees Lambda's attributes only.
+    def __getstate__(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._deadline = 0.0
+        self._lineage = None
+
+    def __reduce__(self) -> Any:
+        return (_restore_context, (self.__getstate__(),))
+
     def __repr__(self) -> str:
         return (f"LambdaContext(aws_request_id={self.aws_request_id!r}, "
                 f"function_name={self.function_name!r}, "
                 f"function_version={self.function_version!r}, cold_start={self.cold_start!r})")
+
+
+def _restore_context(state: dict[str, Any]) -> LambdaContext:
+    """Unpickling: a detached context (its remaining time reads 0)."""
+    self: LambdaContext = _new(LambdaContext)
+    self.__setstate__(state)
+    return self
 
 
 class InvocationResult:

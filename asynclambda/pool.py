@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .config import PROVISIONED_INIT_TIMEOUT
 from .errors import TooManyRequestsException
 from .events import event_type_for
 from .execution import ExecutionContext, InitFailure, Invocation, _error_payload
-from .handlers import HandlerLoadError, LoadedSpec, resolve_spec
+from .handlers import HandlerLoadError, LoadedSpec, defines_coroutine, resolve_spec
 from .invocation import InvocationResult
 
 if TYPE_CHECKING:
@@ -87,6 +88,9 @@ class VersionStatistics(msgspec.Struct, frozen=True, kw_only=True):
     contexts_reaped: int
     contexts_reset: int
     threads_abandoned: int
+    #: Async handlers that were still running when their context was given up (timeout,
+    #: cancelled caller): their task was cancelled, and closed at runtime close if it ignored it.
+    tasks_abandoned: int = 0
 
     @property
     def duration_ms_avg(self) -> float:
@@ -95,14 +99,15 @@ class VersionStatistics(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class _Counters:
-    __slots__ = ("abandoned", "cold_starts", "created", "duration_max", "duration_sum", "errors",
+    __slots__ = ("abandoned", "abandoned_tasks", "cold_starts", "created", "duration_max",
+                 "duration_sum", "errors",
                  "in_flight", "init_duration_sum", "init_errors", "invocations", "peak",
                  "reaped", "reset", "throttles", "timeouts")
 
     def __init__(self) -> None:
         self.invocations = self.errors = self.throttles = self.timeouts = 0
         self.cold_starts = self.init_errors = self.in_flight = self.peak = 0
-        self.created = self.reaped = self.reset = self.abandoned = 0
+        self.created = self.reaped = self.reset = self.abandoned = self.abandoned_tasks = 0
         self.duration_sum = self.duration_max = self.init_duration_sum = 0.0
 
 
@@ -133,6 +138,7 @@ class ContextPool:
         self._spec: LoadedSpec | HandlerLoadError | None = None
         self._overlay_base: dict[str, Any] | None = None
         self._event_type: Any = _UNRESOLVED
+        self._on_loop: bool | None = None
         self._closing = False
         self.counters = _Counters()
 
@@ -151,6 +157,7 @@ class ContextPool:
         c.in_flight += 1
         if c.in_flight > c.peak:
             c.peak = c.in_flight
+        deadline: float | None = None
         try:
             if self._idle_prov:
                 ctx = self._idle_prov.pop()
@@ -161,13 +168,27 @@ class ContextPool:
                 try:
                     await ctx.init()
                 except InitFailure as failure:
-                    return self._init_failed(inv, failure)
+                    if not failure.timed_out:
+                        return self._init_failed(inv, failure)
+                    # Lambda's suppressed init: an INIT that overran its 10 s is retried inside
+                    # the first invoke, where the function's timeout covers INIT and handler.
+                    deadline = self.now() + self.timeout
+                    ctx = self._new_context(provisioned=False)
+                    try:
+                        await ctx.init(limit=self.timeout)
+                    except InitFailure as again:
+                        if again.timed_out:
+                            again = InitFailure(
+                                "Sandbox.Timedout",
+                                f"RequestId: {inv.request_id} Error: Task timed out after "
+                                f"{self.timeout:.2f} seconds", [], timed_out=True)
+                        return self._init_failed(inv, again)
                 c.cold_starts += 1
                 c.init_duration_sum += (ctx.init_duration or 0.0) * 1000.0
             log = self.runtime.observer
             if log.enabled:
                 log.start(inv.request_id, self.function_name, self.version_name)
-            result = await ctx.invoke(inv)
+            result = await ctx.invoke(inv) if deadline is None else await ctx.invoke(inv, deadline)
         finally:
             # The function's limiter, not ``lim``: a concurrency change while this invocation
             # ran moved its count to the new limiter.
@@ -193,6 +214,8 @@ class ContextPool:
         c = self.counters
         c.errors += 1
         c.init_errors += 1
+        if failure.timed_out:
+            c.timeouts += 1
         log = self.runtime.observer
         log.init_error(inv.request_id, self.version_name, failure)
         return InvocationResult(
@@ -270,6 +293,22 @@ class ContextPool:
             self._reaper = self.clock.call_at(nxt, self._reap)
 
     # -- lifecycle ------------------------------------------------------------------------------
+    def init_limit(self, provisioned: bool) -> float:
+        """Seconds INIT may take: Lambda's 10 s on demand (``init_timeout``); for provisioned
+        concurrency the larger of 130 s and the function's timeout, as on Lambda."""
+        config = self.config
+        if provisioned:
+            return max(PROVISIONED_INIT_TIMEOUT, float(config.timeout), config.init_timeout)
+        return float(config.init_timeout)
+
+    def loads_on_loop(self, spec: LoadedSpec) -> bool:
+        """Whether a handler module's body runs on the event loop (its handler is an
+        ``async def``) or, as a Lambda module, on the execution context's own thread."""
+        on_loop = self._on_loop
+        if on_loop is None:
+            on_loop = self._on_loop = defines_coroutine(spec)
+        return on_loop
+
     def loaded_spec(self) -> LoadedSpec | None:
         """The handler string compiled once per version (``None`` for a callable handler)."""
         if not isinstance(self.config.handler, str):
@@ -352,6 +391,9 @@ class ContextPool:
     def note_abandoned(self) -> None:
         self.counters.abandoned += 1
 
+    def note_abandoned_task(self) -> None:
+        self.counters.abandoned_tasks += 1
+
     async def provision(self) -> None:
         """Bring provisioned contexts up to the configured number (INIT each, in parallel)."""
         want = self.config.provisioned_concurrency - self._provisioned_count()
@@ -427,7 +469,8 @@ class ContextPool:
             init_duration_ms_sum=float(c.init_duration_sum), contexts=len(self._contexts),
             idle_contexts=len(self._idle) + len(self._idle_prov),
             provisioned_contexts=self._provisioned_count(), contexts_created=c.created,
-            contexts_reaped=c.reaped, contexts_reset=c.reset, threads_abandoned=c.abandoned)
+            contexts_reaped=c.reaped, contexts_reset=c.reset, threads_abandoned=c.abandoned,
+            tasks_abandoned=c.abandoned_tasks)
 
     def __repr__(self) -> str:
         return (f"<ContextPool {self.function_name}:{self.version_name} "

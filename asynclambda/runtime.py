@@ -17,11 +17,14 @@ the background tasks.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import datetime as _dt
 import itertools
 import random
 import re
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -44,12 +47,14 @@ from .dispatch import delivery_lineage as _delivery_lineage
 from .errors import (
     ConfigError,
     InvalidRequestContentException,
+    LifecycleError,
     ResourceConflictException,
     ResourceNotFoundException,
     RuntimeClosedError,
+    ServiceException,
 )
 from .execution import UNDECODED, Invocation, current_invocation
-from .functions import LATEST, Alias, FunctionEntry
+from .functions import Alias, FunctionEntry
 from .invocation import ClientContext, InvocationResult
 from .observability import Observer
 from .payloads import ASYNC_REQUEST_LIMIT, SYNC_REQUEST_LIMIT, decode_request, encode_request
@@ -177,7 +182,15 @@ class Runtime:
         self._unreserved = Limiter(concurrency_limit,
                                    "ConcurrentInvocationLimitExceeded")
         self._tg: anyio.abc.TaskGroup | None = None
-        self._state: Literal["new", "running", "closing", "closed"] = "new"
+        self._host_task: asyncio.Task[Any] | None = None
+        self._host: asyncio.Task[None] | None = None
+        self._serving: anyio.Event | None = None
+        self._closed_event = anyio.Event()
+        self._failure: ServiceException | None = None
+        self._owners: set[asyncio.Task[Any]] = set()
+        self._owner_contexts: dict[asyncio.Task[Any], Any] = {}
+        self._runners: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._state: Literal["new", "running", "failed", "closing", "closed"] = "new"
         self._idle_waiters = 0
         self._idle_event: anyio.Event | None = None
         self._components: list[Component] = []
@@ -354,15 +367,15 @@ class Runtime:
         return config if config is not None else _DEFAULT_EVENT_INVOKE
 
     def dead_letter_queue(self, name: str, qualifier: str | None = None) -> Any:
-        """The dead-letter destination of ``name`` at ``qualifier`` (``None`` if none)."""
+        """The dead-letter destination of ``name`` (``None`` if none).
+
+        Lambda's ``DeadLetterConfig`` belongs to the function, not a version: every version and
+        alias uses ``$LATEST``'s, so ``qualifier`` does not change it.
+        """
         entry = self._functions.get(name)
         if entry is None:
             return None
-        pool = entry.versions.get(qualifier or LATEST)
-        if pool is None:
-            alias = entry.aliases.get(qualifier or "")
-            pool = entry.versions.get(alias.function_version) if alias else entry.latest
-        return (pool or entry.latest).config.dead_letter_queue
+        return entry.latest.config.dead_letter_queue
 
     def add_component(self, component: Component) -> None:
         """Start ``component`` with the runtime (now, if it is already running) and stop it first
@@ -508,11 +521,10 @@ class Runtime:
         raw = encode_request(payload, ASYNC_REQUEST_LIMIT)
         if isinstance(payload, bytes | bytearray | memoryview):
             decode_request(raw)
-        cc = None
         if client_context is not None:
-            parsed = _client_context(client_context)
-            cc = {"client": parsed.client, "custom": parsed.custom,
-                  "env": parsed.env} if parsed else None
+            # Checked as Lambda checks it, but not passed on: Lambda gives the function the
+            # client context on synchronous invocations only.
+            _client_context(client_context)
         # The loop guard: the chain this invoke continues (from inside a handler, or from a
         # destination delivery), one more hop for this function.
         parent = current_invocation.get()
@@ -522,7 +534,7 @@ class Runtime:
         request_id = self._request_id()
         await self.dispatcher.accept(QueuedEvent(
             request_id=request_id, function=entry.name, qualifier=qualifier, payload=raw,
-            enqueued_at=self.clock.time(), chain=chain, client_context=cc))
+            enqueued_at=self.clock.time(), chain=chain))
         return InvocationResult(status_code=202, raw_payload=b"", request_id=request_id,
                                 executed_version=None)
 
@@ -564,7 +576,9 @@ class Runtime:
             entry, _ = self._lookup(name, None)
         return entry
 
-    def _not_running(self) -> RuntimeClosedError:
+    def _not_running(self) -> RuntimeClosedError | ServiceException:
+        if self._failure is not None:
+            return self._failure
         if self._state == "new":
             return RuntimeClosedError("the runtime is not started: use 'async with runtime:' "
                                       "(or 'await runtime.start()') before invoking")
@@ -595,12 +609,63 @@ class Runtime:
     async def __aexit__(self, *exc_info: Any) -> None:
         await self.aclose(exc_info)
 
-    async def start(self) -> None:
-        """Start the runtime; returns once every provisioned context is initialised."""
+    async def start(self, *, background: bool = False) -> None:
+        """Start the runtime; returns once every provisioned context is initialised.
+
+        The runtime's background work (pollers, the event queue's workers, shutdowns) runs in an
+        anyio task group entered here, in the calling task: call :meth:`aclose` from the *same*
+        task (``async with runtime:`` does). With ``background=True`` that task group lives in a
+        task the runtime owns instead, and ``aclose()`` may be called from any task: for
+        frameworks whose startup and shutdown hooks run in different tasks. Inside an anyio task
+        group, ``await tg.start(runtime.serve)`` is the structured equivalent.
+        """
         if self._state != "new":
             raise RuntimeClosedError(f"the runtime was already started (it is {self._state})")
+        if background:
+            await self._start_host()
+            return
+        await self._enter()
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[Runtime] = anyio.TASK_STATUS_IGNORED
+                    ) -> None:
+        """Run the runtime until cancelled, or until :meth:`aclose` is called from any task.
+
+        For ``await task_group.start(runtime.serve)``: it returns (to ``start``) once the runtime
+        is running; cancelling the task group's scope, or ``await runtime.aclose()`` from
+        anywhere, shuts it down in stages (in-flight invocations drain within the grace period).
+        """
+        if self._state != "new":
+            raise RuntimeClosedError(f"the runtime was already started (it is {self._state})")
+        await self._enter()
+        self._serving = anyio.Event()
+        try:
+            task_status.started(self)
+            await self._serving.wait()
+        finally:
+            # _close() shields its own stages; the task group entered above must be exited
+            # here, in this scope (a shield scope around it would break anyio's nesting).
+            await self._close((None, None, None))
+
+    async def _start_host(self) -> None:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        async def host() -> None:
+            try:
+                await self.serve(task_status=_FutureStatus(ready))
+            except BaseException as exc:
+                if not ready.done():
+                    ready.set_exception(exc)
+                    return
+                raise
+
+        self._host = loop.create_task(host(), name="asynclambda-runtime")
+        await ready
+
+    async def _enter(self) -> None:
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
+        self._host_task = asyncio.current_task()
         self._state = "running"
         if self.isolate_environment:
             _environ.install()
@@ -613,15 +678,45 @@ class Runtime:
             for component in list(self._components):
                 await component.start(self)
         except BaseException as exc:
-            await self.aclose((type(exc), exc, exc.__traceback__))
+            await self._close((type(exc), exc, exc.__traceback__))
             raise
 
     async def aclose(self, exc_info: Any = (None, None, None)) -> None:
-        """Stop intake, drain in-flight invocations (grace period), SHUTDOWN every context."""
+        """Stop intake, drain in-flight invocations (grace period), SHUTDOWN every context.
+
+        Call it from the task that called :meth:`start` (or use ``start(background=True)`` or
+        :meth:`serve`, which allow any task); otherwise :class:`~asynclambda.errors.LifecycleError`.
+        A runtime whose background work failed raises that failure here.
+        """
         if self._state in ("new", "closed"):
             self._state = "closed"
+            self._raise_failure()
             return
+        serving = self._serving
+        if serving is not None:
+            # serve() or start(background=True) owns the task group: ask it to stop, and wait.
+            serving.set()
+            host = self._host
+            if host is not None and host is not asyncio.current_task():
+                await asyncio.shield(host)
+            while self._state != "closed":
+                await self._closed_event.wait()
+            self._raise_failure()
+            return
+        if self._host_task is not asyncio.current_task():
+            raise LifecycleError(
+                "Runtime.aclose() was called from a different task than Runtime.start(): the "
+                "runtime's task group belongs to the task that started it. Close it from that "
+                "task ('async with runtime:' does), or start it with "
+                "'await runtime.start(background=True)' (then any task may close it), or run "
+                "'await task_group.start(runtime.serve)'.")
+        await self._close(exc_info)
+
+    async def _close(self, exc_info: Any) -> None:
         if self._state == "closing":
+            await self._closed_event.wait()
+            return
+        if self._state == "closed":
             return
         self._state = "closing"
         tg = self._tg
@@ -642,8 +737,11 @@ class Runtime:
                 async with anyio.create_task_group() as closing:
                     for pool in pools:
                         closing.start_soon(pool.aclose)
+                # Stage 3: nothing of a context outlives the runtime.
+                await self._reap_leftovers()
         finally:
             self._state = "closed"
+            self._closed_event.set()
             if self.isolate_environment:
                 _environ.uninstall()
             if tg is not None:
@@ -653,6 +751,69 @@ class Runtime:
                 # background task still raises here, loudly.
                 await tg.__aexit__(None, None, None)
 
+    async def _reap_leftovers(self) -> None:
+        """Close handler coroutines that ignored their cancellation; let stopped threads exit."""
+        owners = [t for t in self._owners if not t.done()]
+        for task in owners:
+            ctx = self._owner_contexts.get(task)
+            if ctx is not None:
+                ctx.close_abandoned()
+            else:
+                task.cancel()
+        if owners:
+            await asyncio.wait(owners, timeout=self.shutdown_limit)
+        stuck = [t for t in owners if not t.done()]
+        runners = [r for r in self._runners if r.alive and not r.busy]
+        if runners:
+            def join_all() -> None:
+                for runner in runners:
+                    runner.join(self.shutdown_limit)
+
+            await asyncio.get_running_loop().run_in_executor(None, join_all)
+        busy = sum(1 for r in self._runners if r.alive and r.busy)
+        if stuck or busy:
+            self.observer.warning(
+                "user code still running after the runtime closed (it ignored cancellation, or "
+                "a plain handler's thread is blocked)", tasks=len(stuck), threads=busy)
+
+    def track_owner(self, task: asyncio.Task[Any], context: Any) -> None:
+        """Remember an execution context's task (every one is finished when the runtime closes)."""
+        self._owners.add(task)
+        self._owner_contexts[task] = context
+        task.add_done_callback(self._forget_owner)
+
+    def _forget_owner(self, task: asyncio.Task[Any]) -> None:
+        self._owners.discard(task)
+        self._owner_contexts.pop(task, None)
+
+    def track_runner(self, runner: Any) -> None:
+        """Remember a plain handler's thread (stopped threads are joined when the runtime closes)."""
+        self._runners.add(runner)
+
+    def _raise_failure(self) -> None:
+        failure = self._failure
+        if failure is not None:
+            self._failure = None
+            raise failure
+
+    def note_failure(self, exc: BaseException) -> None:
+        """Background work failed (an asynclambda bug, or a component's): fail loudly.
+
+        ``wait_idle()`` raises it instead of waiting, new invokes are refused, and ``aclose()``
+        re-raises it.
+        """
+        if self._failure is not None and self._failure.__cause__ is exc:
+            return  # already noted (a lane's failure reaches here twice)
+        if self._failure is None:
+            self._failure = ServiceException(f"asynclambda's background work failed: {exc!r}")
+            self._failure.__cause__ = exc
+        if self._state == "running":
+            self._state = "failed"  # no new invocations
+        self.observer.error("runtime background work failed", error=repr(exc))
+        if self._idle_event is not None:
+            self._idle_event.set()
+        self.dispatcher.wake_waiters()
+
     async def _drain(self, grace: float) -> None:
         if self._in_flight() == 0:
             return
@@ -660,7 +821,8 @@ class Runtime:
         done = anyio.Event()
 
         async def wait() -> None:
-            await self.wait_idle()
+            with contextlib.suppress(ServiceException):
+                await self.wait_idle()
             done.set()
 
         async with anyio.create_task_group() as tg:
@@ -675,11 +837,39 @@ class Runtime:
             tg.cancel_scope.cancel()
 
     def spawn(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` in the runtime's task group (background work: shutdowns, inits)."""
+        """Run ``fn(*args)`` in the runtime's task group (background work: shutdowns, inits).
+
+        An exception from it is a failure of the runtime (see :meth:`note_failure`).
+        """
         tg = self._tg
         if tg is None or self._state == "closed":
             return
-        tg.start_soon(fn, *args)
+        tg.start_soon(self._guarded, fn, *args)
+
+    async def start_task(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Start ``fn(*args, task_status=...)`` in the runtime's task group and return what it
+        passes to ``task_status.started()`` (anyio's ``TaskGroup.start``); failures are the
+        runtime's, as with :meth:`spawn`."""
+        tg = self._tg
+        if tg is None or self._state == "closed":
+            raise self._not_running()
+        return await tg.start(self._guarded_start, fn, *args)
+
+    async def _guarded(self, fn: Callable[..., Any], *args: Any) -> None:
+        try:
+            await fn(*args)
+        except Exception as exc:
+            self.note_failure(exc)
+            raise
+
+    async def _guarded_start(self, fn: Callable[..., Any], *args: Any,
+                             task_status: anyio.abc.TaskStatus[Any] = anyio.TASK_STATUS_IGNORED
+                             ) -> None:
+        try:
+            await fn(*args, task_status=task_status)
+        except Exception as exc:
+            self.note_failure(exc)
+            raise
 
     # -- waiting and statistics -----------------------------------------------------------------
     def _in_flight(self) -> int:
@@ -690,8 +880,14 @@ class Runtime:
 
         Queued retries count: with a real clock this waits for them (minutes, by Lambda's
         policy); with a ``VirtualClock`` use ``clock.run_until_idle()`` to move time instead.
+        Raises :class:`~asynclambda.errors.ServiceException` if the runtime's background work
+        failed (instead of waiting for events it will never run).
         """
-        while self._in_flight() or self.dispatcher.busy:
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            if not (self._in_flight() or self.dispatcher.busy):
+                return
             if self.dispatcher.busy:
                 await self.dispatcher.wait_idle()
                 continue
@@ -742,6 +938,17 @@ def _resolve_region(region: str | None) -> str:
     if not isinstance(region, str) or _REGION_RE.fullmatch(region) is None:
         raise ConfigError(field, region, "must be a region name such as 'us-east-1'")
     return region
+
+
+class _FutureStatus:
+    """A ``task_status`` that resolves a future (``start(background=True)`` waits on it)."""
+
+    def __init__(self, fut: asyncio.Future[None]) -> None:
+        self._fut = fut
+
+    def started(self, value: Any = None) -> None:
+        if not self._fut.done():
+            self._fut.set_result(None)
 
 
 def _check_fields(values: Mapping[str, Any], struct: type[msgspec.Struct], what: str) -> None:

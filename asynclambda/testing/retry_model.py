@@ -6,9 +6,11 @@ outcomes and clock advances must give the same invocations, records and counts.
 
 Rules modelled: function errors (timeouts included) retried after 60 s then 120 s, up to
 ``max_retries``; a handler's ``Retry(delay)`` replaces that delay; throttles retried after
-1, 2, 4 ... 300 s without using attempts; an event is never invoked again once it is
-``max_age`` old, and a retry that would fall later is due at the expiry; at the end: success,
-the failure path (when an on-failure destination or a dead-letter queue exists), or a drop.
+1, 2, 4 ... 300 s without using attempts; while the function's reserved concurrency is 0
+(``disabled``) an event goes straight to the failure path (``RetriesExhausted``) at its next
+attempt, without retries, as on Lambda; an event is never invoked again once it is ``max_age``
+old, and a retry that would fall later is due at the expiry; at the end: success, the failure
+path (when an on-failure destination or a dead-letter queue exists), or a drop.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class RetryPolicyModel:
     retries: int = 0
     throttle_retries: int = 0
     throttled: bool = False
+    disabled: bool = False
     _seq: int = 0
 
     def invoke(self, event_id: int, now: float, schedule: tuple[ModelOutcome, ...]) -> None:
@@ -84,6 +87,9 @@ class RetryPolicyModel:
         expiry = e.enqueued + self.max_age
         if now >= expiry:
             self._end(e, "EventAgeExceeded", now)
+            return
+        if self.disabled:
+            self._end(e, "RetriesExhausted", now)
             return
         if self.throttled:
             e.throttles += 1

@@ -2,7 +2,7 @@
 
 :class:`AsyncInvocationMachine` drives a real :class:`~asynclambda.Runtime` (virtual clock) and
 :class:`~asynclambda.testing.retry_model.RetryPolicyModel` with the same event invokes, handler
-outcomes (success, error, timeout, ``Retry``), throttling and clock advances, and checks after
+outcomes (success, error, timeout, ``Retry``), reserved concurrency 0 and clock advances, and checks after
 every step that they agree on: each event's invocations (times and attempt numbers), the
 destination records (condition, invoke count, payload, timestamp), the dead-letter messages, and
 the statistics; at the end, that every accepted event ended in exactly one of success, the
@@ -114,12 +114,13 @@ class AsyncInvocationMachine(RuleBasedStateMachine):
         self.model.advance(target)
 
     @rule()
-    def toggle_throttling(self) -> None:
-        """Reserved concurrency 0 throttles every invocation until it is lifted again."""
+    def toggle_reserved_concurrency_zero(self) -> None:
+        """Reserved concurrency 0 throttles every invocation until it is lifted again; Lambda
+        sends asynchronous events that meet it straight to the failure path, without retries."""
         assert self.driver is not None
         assert self.model is not None
-        self.model.throttled = not self.model.throttled
-        reserved = 0 if self.model.throttled else None
+        self.model.disabled = not self.model.disabled
+        reserved = 0 if self.model.disabled else None
 
         async def apply(rt: Runtime) -> None:
             rt.put_function_concurrency("fn", reserved)
@@ -181,8 +182,8 @@ class AsyncInvocationMachine(RuleBasedStateMachine):
             return
         model = self.model
         try:
-            if model.throttled:
-                self.toggle_throttling()
+            if model.disabled:
+                self.toggle_reserved_concurrency_zero()
             # Run everything to its end: every accepted event ends exactly once.
             while (due := model.next_due()) is not None:
                 target = max(due, self.clock.now())

@@ -140,12 +140,23 @@ async def test_throttles_back_off_exponentially_without_using_attempts() -> None
     clock = al.VirtualClock()
     failures = RecordingDestination()
     rt = make(clock)
-    rt.add_function("off", lambda e, c: None, reserved_concurrency=0,
-                    maximum_event_age=1000, on_failure=failures)
+    gate = asyncio.Event()
+
+    async def busy(event: dict, context: al.LambdaContext) -> None:
+        if event.get("hold"):
+            await gate.wait()
+
+    rt.add_function("busy", busy, reserved_concurrency=1, maximum_event_age=1000, timeout=900,
+                    on_failure=failures)
     async with rt:
-        await rt.invoke("off", invocation_type="Event")
+        holder = asyncio.ensure_future(rt.invoke("busy", {"hold": True}))  # takes the only slot
+        await asyncio.sleep(0)
+        await rt.invoke("busy", invocation_type="Event")
+        await clock.advance(1200)
+        gate.set()
+        await holder
         await clock.run_until_idle()
-    stats = rt.statistics().functions["off"]
+    stats = rt.statistics().functions["busy"]
     # Tries at 0, 1, 3, 7, 15, 31, 63, 127, 255, 511 (backoff doubling from 1 s), 811 (capped
     # at 300 s); the next retry would be at 1111, past the 1000 s age: it is due at 1000, where
     # the event is found too old. 11 throttles, 11 retries scheduled.
@@ -156,6 +167,30 @@ async def test_throttles_back_off_exponentially_without_using_attempts() -> None
     assert record["requestContext"]["approximateInvokeCount"] == 0
     assert record["responseContext"]["statusCode"] == 429
     assert record["responsePayload"]["errorType"] == "TooManyRequestsException"
+
+
+async def test_reserved_concurrency_zero_sends_events_to_the_failure_path_without_retries(
+        ) -> None:
+    """Lambda: a function with reserved concurrency 0 is always throttled, and its asynchronous
+    events go straight to the on-failure destination / DLQ, without the 6-hour retry."""
+    clock = al.VirtualClock()
+    failures = RecordingDestination()
+    dead = RecordingDestination()
+    rt = make(clock)
+    rt.add_function("off", lambda e, c: None, reserved_concurrency=0, on_failure=failures,
+                    dead_letter_queue=dead)
+    async with rt:
+        await rt.invoke("off", {"n": 1}, invocation_type="Event")
+        await rt.wait_idle()  # nothing is left to retry: no virtual time needed
+        assert clock.now() == 0
+    stats = rt.statistics().functions["off"].async_invocations
+    assert (stats.failed, stats.throttle_retries, stats.retries) == (1, 0, 0)
+    [record] = failures.records
+    assert record["requestContext"]["approximateInvokeCount"] == 0
+    assert record["responseContext"]["statusCode"] == 429
+    assert record["responsePayload"]["errorType"] == "TooManyRequestsException"
+    [letter] = dead.records
+    assert letter["body"] == {"n": 1}
 
 
 async def test_on_success_destination_gets_lambdas_record() -> None:

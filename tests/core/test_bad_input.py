@@ -402,8 +402,9 @@ async def test_exception_in_module_body_is_init_error(fixtures_dir: str) -> None
     rt = al.Runtime()
     rt.add_function("fn", f"{fixtures_dir}/raises_at_import.py:handler")
     async with rt:
-        r = await _init_failure(rt, "fn", "Runtime.InitError",
-                                "RuntimeError: cannot connect to the database")
+        # As the AWS Python runtime reports it: the exception's class name and str(exc).
+        r = await _init_failure(rt, "fn", "RuntimeError", "cannot connect to the database")
+    assert r.payload["errorMessage"] == "cannot connect to the database"
     assert any("raises_at_import.py" in line for line in r.payload["stackTrace"])
 
 
@@ -413,7 +414,7 @@ async def test_failed_load_fails_every_cold_start_and_keeps_no_context(fixtures_
     async with rt:
         for _ in range(3):
             r = await rt.invoke("fn")
-            assert r.payload["errorType"] == "Runtime.InitError" and r.cold_start
+            assert r.payload["errorType"] == "RuntimeError" and r.cold_start
     stats = rt.statistics().functions["fn"].versions["$LATEST"]
     assert (stats.init_errors, stats.contexts_created, stats.contexts) == (3, 3, 0)
     assert stats.contexts_reset == 0  # a failed INIT is not a reset of a working context
@@ -431,8 +432,7 @@ async def test_init_hook_that_raises_is_init_error_and_next_invoke_is_cold() -> 
     rt = al.Runtime()
     rt.add_function("fn", lambda e, c: c.state, init=init)
     async with rt:
-        r = await _init_failure(rt, "fn", "Runtime.InitError",
-                                "ConnectionError: database unreachable")
+        r = await _init_failure(rt, "fn", "ConnectionError", "database unreachable")
         assert any("database unreachable" in line for line in r.payload["stackTrace"])
         again = await rt.invoke("fn")
     assert again.ok and again.cold_start and again.payload == "connected"
@@ -440,33 +440,65 @@ async def test_init_hook_that_raises_is_init_error_and_next_invoke_is_cold() -> 
     assert (stats.contexts_created, stats.cold_starts, stats.init_errors) == (2, 1, 1)
 
 
-async def test_async_init_hook_over_init_timeout_is_init_error() -> None:
+async def test_init_over_its_limit_is_retried_in_the_first_invoke_and_times_out_there() -> None:
+    """Lambda's suppressed init: an on-demand INIT that overruns (here 2.5 s) is retried inside
+    the first invoke, under the function's timeout (3 s); overrunning that too is the invoke's
+    ``Sandbox.Timedout``. The hook is cancelled both times."""
     clock = al.VirtualClock()
-    cancelled: list[bool] = []
+    cancelled: list[float] = []
 
     async def init(info: object) -> None:
         try:
             await clock.sleep(60)
         except asyncio.CancelledError:
-            cancelled.append(True)
+            cancelled.append(clock.now())
             raise
 
     rt = al.Runtime(clock=clock)
     rt.add_function("fn", _handler, init=init, init_timeout=2.5)
     async with rt:
-        task = spawn(_init_failure(rt, "fn", "Runtime.InitError",
-                                   "INIT timed out after 2.50 seconds"))
-        await clock.advance(2.499)
+        task = spawn(_init_failure(rt, "fn", "Sandbox.Timedout",
+                                   "Task timed out after 3.00 seconds"))
+        await clock.advance(5.499)
         assert not task.done()
         await clock.advance(0.001)
         await task
-    assert cancelled == [True]
+    assert cancelled == [2.5, 5.5]
+    stats = rt.statistics().functions["fn"].versions["$LATEST"]
+    assert (stats.contexts_created, stats.timeouts) == (2, 1)
+
+
+async def test_suppressed_init_succeeds_within_the_function_timeout() -> None:
+    clock = al.VirtualClock()
+    inits: list[float] = []
+
+    async def init(info: object) -> str:
+        inits.append(clock.now())
+        if len(inits) == 1:
+            await clock.sleep(11)  # past Lambda's 10 s INIT limit
+        else:
+            await clock.sleep(4)  # the retry fits in the 30 s function timeout
+        return "ready"
+
+    rt = al.Runtime(clock=clock)
+    rt.add_function("fn", lambda e, c: [c.state, c.get_remaining_time_in_millis()],
+                    init=init, timeout=30)
+    async with rt:
+        task = spawn(rt.invoke("fn"))
+        await clock.advance(10)  # INIT times out; retried at once
+        await clock.advance(4)
+        r = await task
+    assert inits == [0.0, 10.0]
+    # The retried INIT used 4 s of the 30 s timeout: the handler has 26 s left.
+    assert r.ok and r.payload == ["ready", 26_000]
 
 
 async def test_init_timeout_defaults_to_lambdas_10_seconds() -> None:
     clock = al.VirtualClock()
+    started: list[float] = []
 
     async def init(info: object) -> None:
+        started.append(clock.now())
         await clock.sleep(11)
 
     rt = al.Runtime(clock=clock)
@@ -474,10 +506,33 @@ async def test_init_timeout_defaults_to_lambdas_10_seconds() -> None:
     async with rt:
         task = spawn(rt.invoke("fn"))
         await clock.advance(9.999)
-        assert not task.done()
+        assert started == [0.0]
         await clock.advance(0.001)
+        assert started == [0.0, 10.0]  # the 10 s limit passed: INIT is retried
+        await clock.advance(3)
         r = await task
-    assert r.payload["errorMessage"] == "INIT timed out after 10.00 seconds"
+    assert r.payload["errorType"] == "Sandbox.Timedout"
+
+
+async def test_provisioned_init_limit_is_130_seconds_or_the_timeout() -> None:
+    """Lambda: provisioned concurrency's INIT may take max(130 s, the function timeout)."""
+    clock = al.VirtualClock()
+
+    async def init(info: object) -> str:
+        await clock.sleep(100)  # far past 10 s, within 130 s
+        return "warm"
+
+    rt = al.Runtime(clock=clock)
+    rt.add_function("fn", lambda e, c: c.state, init=init)
+    rt.publish_version("fn", provisioned_concurrency=1)
+    starting = spawn(rt.start(background=True))  # started in one task, closed from another
+    await clock.advance(100)
+    await starting
+    try:
+        r = await rt.invoke("fn", qualifier="1")
+        assert r.ok and r.payload == "warm" and not r.cold_start
+    finally:
+        await rt.aclose()
 
 
 # -- runtime state and invoke parameters ---------------------------------------------------------

@@ -153,8 +153,8 @@ async def test_init_errors_are_logged_even_when_records_are_off(fixtures_dir: st
             r = await rt.invoke("fn")
     assert logs == [{
         "event": "INIT_ERROR", "log_level": "error", "request_id": r.request_id,
-        "version": "$LATEST", "error_type": "Runtime.InitError",
-        "error_message": "RuntimeError: cannot connect to the database",
+        "version": "$LATEST", "error_type": "RuntimeError",
+        "error_message": "cannot connect to the database",
     }]
 
 
