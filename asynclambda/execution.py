@@ -66,7 +66,12 @@ current_invocation: contextvars.ContextVar[LambdaContext | None] = contextvars.C
     "asynclambda_invocation", default=None)
 
 _set_current = current_invocation.set
-_current_task = asyncio.current_task
+try:  # the C dict behind asyncio.current_task(loop): one lookup, no Python frame (3.11)
+    from asyncio.tasks import _current_tasks
+
+    _current_task: Any = _current_tasks.get
+except ImportError:  # pragma: no cover - Pythons that keep it elsewhere
+    _current_task = asyncio.current_task
 _Coroutine: Final = types.CoroutineType
 _isawaitable = inspect.isawaitable
 
@@ -348,7 +353,7 @@ class ExecutionContext:
 
     async def _serve(self) -> None:
         """The owner task: runs handed-off coroutines, one at a time, until the context ends."""
-        task = _current_task()
+        task = asyncio.current_task()
         while True:
             wake = self._wake
             assert wake is not None
@@ -438,8 +443,7 @@ class ExecutionContext:
                 _enter_task(loop, owner)
                 suspended = False
                 try:
-                    cv.run(_set_current, lctx)
-                    result = cv.run(self.handler, event, lctx)
+                    result = cv.run(_call_sync, self.handler, event, lctx)
                     if type(result) is not _Coroutine and _isawaitable(result):
                         result = _as_coro(result)
                     if type(result) is _Coroutine:
@@ -466,7 +470,7 @@ class ExecutionContext:
                         self.timed_out = True
                         if outcome is _KILLED:
                             error = _Killed()
-                elif (owner.cancelling() or owner.done()) and error is None:
+                elif owner.cancelling() and error is None:
                     self._dirty = True  # it cancelled its own task, then returned
                     error = asyncio.CancelledError()
             else:

@@ -10,6 +10,7 @@ asynclambda's own ``cold_start``, ``attempt``, ``state`` (what the init hook ret
 
 from __future__ import annotations
 
+import json
 import math
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -250,12 +251,19 @@ class InvocationResult:
 
     @cached_property
     def payload(self) -> Any:
-        """The decoded response (``None`` for an empty one; raw text if it is not JSON)."""
+        """The decoded response (``None`` for an empty one; raw text if it is not JSON).
+
+        ``NaN`` and ``Infinity``, which the AWS runtime writes for non-finite numbers, decode
+        to floats."""
         raw = self.raw_payload
         if not raw:
             return None
         try:
             return decode(raw)
+        except Exception:
+            pass
+        try:  # NaN / Infinity, as the AWS runtime writes them (not strict JSON)
+            return json.loads(raw)
         except Exception:
             return raw.decode("utf-8", errors="replace")
 

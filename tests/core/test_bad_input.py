@@ -304,9 +304,10 @@ async def test_payload_over_6_mb_is_request_too_large_and_states_the_limit() -> 
     rt = al.Runtime()
     rt.add_function("fn", lambda e, c: len(e))
     async with rt:
-        # A JSON string of limit - 2 characters plus its quotes: exactly at the limit, accepted.
-        assert (await rt.invoke("fn", "x" * (limit - 2))).payload == limit - 2
-        for payload in ("x" * (limit - 1), b'"' + b"x" * limit + b'"'):
+        # Lambda: "Request must be *smaller than* 6291456 bytes". One byte under: accepted.
+        assert (await rt.invoke("fn", "x" * (limit - 3))).payload == limit - 3
+        # Exactly 6291456 bytes (limit - 2 characters plus the quotes) is over it.
+        for payload in ("x" * (limit - 2), b'"' + b"x" * limit + b'"'):
             with pytest.raises(al.RequestTooLargeException) as info:
                 await rt.invoke("fn", payload)
             assert "Request must be smaller than 6291456 bytes for the Invoke operation" in str(
