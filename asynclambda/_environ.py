@@ -15,13 +15,17 @@ inherit the *process* environment (the C-level one), not the overlay.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
+import functools
 import os
 import threading
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["Overlay", "install", "overlay_var", "uninstall"]
+__all__ = ["Overlay", "in_context", "inherit_threads", "install", "overlay_var", "uninherit_threads",
+           "uninstall"]
 
 _DELETED: Any = object()
 
@@ -113,3 +117,66 @@ def uninstall() -> None:
         _installs -= 1
         if _installs == 0 and type(os.environ) is _ContextEnviron:
             os.environ.__class__ = _Base
+
+
+# -- threads started by handler code inherit its execution context ---------------------------------
+#
+# Lambda runs a function in its own process, so every thread a handler starts sees the function's
+# environment. In-process, the environment (and the context's modules and current invocation)
+# lives in the execution context's ``contextvars.Context``, which a new thread does not inherit by
+# default. While a runtime runs, a thread *started from inside an execution context* runs in a
+# copy of that context, as asyncio.to_thread() does and as Python 3.14's thread_inherit_context
+# makes the default; a job submitted to a ThreadPoolExecutor from inside a context (this includes
+# loop.run_in_executor) runs in a copy of the submitter's context, while the pool's own worker
+# threads inherit nothing, so a shared pool never carries one context's environment into
+# another's jobs. Code outside any execution context is unaffected. Processes (subprocess,
+# ProcessPoolExecutor) get the process environment: the overlay is not in the C environment.
+
+#: True inside an execution context's ``contextvars.Context``.
+in_context: ContextVar[bool] = ContextVar("asynclambda_in_context", default=False)
+
+_original_start: Any = threading.Thread.start
+_original_submit: Any = concurrent.futures.ThreadPoolExecutor.submit
+_submitting = threading.local()
+_thread_users = 0
+
+
+def _start(self: threading.Thread) -> None:
+    if in_context.get() and not getattr(_submitting, "active", False):
+        run = self.run
+        self.run = functools.partial(contextvars.copy_context().run, run)  # type: ignore[method-assign]
+    _original_start(self)
+
+
+def _submit(self: concurrent.futures.ThreadPoolExecutor, fn: Any, /, *args: Any,
+            **kwargs: Any) -> Any:
+    if not in_context.get():
+        return _original_submit(self, fn, *args, **kwargs)
+    run = contextvars.copy_context().run
+    _submitting.active = True  # the pool may start a worker thread now: it inherits nothing
+    try:
+        return _original_submit(self, run, fn, *args, **kwargs)
+    finally:
+        _submitting.active = False
+
+
+def inherit_threads() -> None:
+    """Turn thread inheritance on (reference-counted, like :func:`install`)."""
+    global _thread_users
+    with _lock:
+        if _thread_users == 0:
+            threading.Thread.start = _start  # type: ignore[method-assign]
+            concurrent.futures.ThreadPoolExecutor.submit = _submit  # type: ignore[method-assign,assignment]
+        _thread_users += 1
+
+
+def uninherit_threads() -> None:
+    """Undo one :func:`inherit_threads`; the last one restores the standard library's."""
+    global _thread_users
+    with _lock:
+        if _thread_users == 0:
+            return
+        _thread_users -= 1
+        if _thread_users == 0:
+            threading.Thread.start = _original_start  # type: ignore[method-assign]
+            concurrent.futures.ThreadPoolExecutor.submit = _original_submit  # type: ignore[method-assign]

@@ -67,7 +67,7 @@ current_invocation: contextvars.ContextVar[LambdaContext | None] = contextvars.C
 
 _set_current = current_invocation.set
 try:  # the C dict behind asyncio.current_task(loop): one lookup, no Python frame (3.11)
-    from asyncio.tasks import _current_tasks
+    from asyncio.tasks import _current_tasks  # type: ignore[attr-defined]
 
     _current_task: Any = _current_tasks.get
 except ImportError:  # pragma: no cover - Pythons that keep it elsewhere
@@ -153,6 +153,7 @@ class ExecutionContext:
         self.id = f"{pool.function_name}:{pool.version_name}#{seq}"
         # A fresh, empty Context: like a new Lambda process, it inherits no caller variables.
         self.cv = contextvars.Context()
+        self.cv.run(_environ.in_context.set, True)
         self.loop = asyncio.get_running_loop()
         self.provisioned = provisioned
         self.cold = not provisioned

@@ -26,7 +26,7 @@ import sys
 import threading
 import types
 from collections.abc import Callable, Sequence
-from contextvars import Context
+from contextvars import Context, ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -260,14 +260,17 @@ _path_lock = threading.Lock()
 def load_handler(loaded: LoadedSpec) -> tuple[Callable[..., Any], types.ModuleType]:
     """Execute the module body in a fresh module object and return ``(handler, module)``.
 
-    The module is *not* registered in ``sys.modules`` (each context has its own instance); while
-    its body runs, ``sys.modules[name]`` is not touched either, so contexts never see each
-    other's instance. A file handler's directory is put on ``sys.path`` (Lambda's task root) so
-    sibling imports work.
+    The module is registered as Lambda's importer registers it, but per execution context:
+    ``sys.modules[name]`` routes to the instance of the context whose code is running (see
+    :class:`_ModuleRouter`), from before its body runs, so pickling a module-level class,
+    ``import app`` from a sibling module, or a circular import all find this context's
+    instance, and no context ever sees another's. Must run inside the context's
+    ``contextvars.Context``. The task root and layers are put on ``sys.path`` so sibling imports
+    work.
 
     Raises :class:`HandlerLoadError` (``Runtime.ImportModuleError`` for an ``ImportError`` in the
     body, ``Runtime.HandlerNotFound`` for a missing attribute); any other exception raised by the
-    module body propagates (the caller reports it as ``Runtime.InitError``).
+    module body propagates (the caller reports it as the AWS runtime does).
     """
     if loaded.paths:
         with _path_lock:
@@ -275,28 +278,146 @@ def load_handler(loaded: LoadedSpec) -> tuple[Callable[..., Any], types.ModuleTy
                 if path not in _added_paths and path not in sys.path:
                     sys.path.insert(0, path)
                     _added_paths.add(path)
-    module = types.ModuleType(loaded.module_name)
+    name = loaded.module_name
+    module = types.ModuleType(name)
     module.__file__ = loaded.filename
     module.__package__ = loaded.package
     if loaded.module_spec is not None:
         module.__spec__ = loaded.module_spec
         module.__loader__ = loaded.module_spec.loader
+    mine = context_modules.get()
+    if mine is None:
+        mine = {}
+        context_modules.set(mine)
+    mine[name] = module
+    route_module(name, module)
     try:
         exec(loaded.code, module.__dict__)
     except ImportError as exc:
         raise HandlerLoadError("Runtime.ImportModuleError",
-                               f"Unable to import module '{loaded.module_name}': {exc}") from exc
+                               f"Unable to import module '{name}': {exc}") from exc
     try:
         handler = getattr(module, loaded.attribute)
     except AttributeError:
         raise HandlerLoadError(
             "Runtime.HandlerNotFound",
-            f"Handler '{loaded.attribute}' missing on module '{loaded.module_name}'") from None
+            f"Handler '{loaded.attribute}' missing on module '{name}'") from None
     if not callable(handler):
         raise HandlerLoadError(
             "Runtime.HandlerNotFound",
-            f"Handler '{loaded.attribute}' on module '{loaded.module_name}' is not callable")
+            f"Handler '{loaded.attribute}' on module '{name}' is not callable")
     return handler, module
+
+
+# --- sys.modules, per execution context ---------------------------------------------------------
+
+#: The handler modules of the execution context whose code is running (``{name: module}``).
+context_modules: ContextVar[dict[str, types.ModuleType] | None] = ContextVar(
+    "asynclambda_modules", default=None)
+
+_module_getattribute = types.ModuleType.__getattribute__
+
+
+class _ModuleRouter(types.ModuleType):
+    """What ``sys.modules[name]`` holds for a handler module while runtimes use it.
+
+    Each attribute access goes to the current execution context's own instance of the module
+    (one per context, as one per Lambda process). Outside any context that loaded it, it answers
+    from the module that held the name before (if the host had one), else from its own copy of
+    the module's identity (``__name__``, ``__file__``, ``__spec__`` ...) and raises
+    ``AttributeError`` for the rest: never another context's instance.
+    """
+
+    def __getattribute__(self, attr: str) -> Any:
+        target = _route_target(self)
+        if target is None:
+            return _module_getattribute(self, attr)
+        return getattr(target, attr)
+
+    def __setattr__(self, attr: str, value: Any) -> None:
+        target = _route_target(self)
+        if target is None:
+            types.ModuleType.__setattr__(self, attr, value)
+        else:
+            setattr(target, attr, value)
+
+    def __delattr__(self, attr: str) -> None:
+        target = _route_target(self)
+        if target is None:
+            types.ModuleType.__delattr__(self, attr)
+        else:
+            delattr(target, attr)
+
+    def __dir__(self) -> list[str]:
+        target = _route_target(self)
+        return dir(target) if target is not None else list(_module_getattribute(self, "__dict__"))
+
+    def __repr__(self) -> str:
+        target = _route_target(self)
+        name = _module_getattribute(self, "__name__")
+        return repr(target) if target is not None else f"<module {name!r} (asynclambda: per execution context)>"
+
+
+def _route_target(router: _ModuleRouter) -> Any:
+    name = _module_getattribute(router, "__name__")
+    mine = context_modules.get()
+    if mine is not None:
+        module = mine.get(name)
+        if module is not None:
+            return module
+    return _routes[name][1] if name in _routes else None
+
+
+#: ``{name: (router, module the host had under that name or None)}``.
+_routes: dict[str, Any] = {}
+_routes_lock = threading.Lock()
+_route_users = 0
+
+
+def acquire_routes() -> None:
+    """A runtime starts (routes live while any runtime runs)."""
+    global _route_users
+    with _routes_lock:
+        _route_users += 1
+
+
+def release_routes() -> None:
+    """A runtime closed; the last one gives ``sys.modules`` back its original entries."""
+    global _route_users
+    with _routes_lock:
+        _route_users = max(0, _route_users - 1)
+        if _route_users:
+            return
+    unroute_all()
+
+
+def route_module(name: str, module: types.ModuleType) -> None:
+    """Make ``sys.modules[name]`` route per execution context (idempotent)."""
+    with _routes_lock:
+        entry = _routes.get(name)
+        if entry is not None and sys.modules.get(name) is entry[0]:
+            return
+        original = sys.modules.get(name)
+        if isinstance(original, _ModuleRouter):
+            original = None
+        router = _ModuleRouter(name)
+        for attr in ("__file__", "__package__", "__spec__", "__loader__", "__path__"):
+            if attr in module.__dict__:
+                types.ModuleType.__setattr__(router, attr, module.__dict__[attr])
+        _routes[name] = (router, original)
+        sys.modules[name] = router
+
+
+def unroute_all() -> None:
+    """Give ``sys.modules`` back its original entries (the last runtime closed)."""
+    with _routes_lock:
+        for name, (router, original) in list(_routes.items()):
+            if sys.modules.get(name) is router:
+                if original is not None:
+                    sys.modules[name] = original
+                else:
+                    del sys.modules[name]
+        _routes.clear()
 
 
 # --- the thread of a plain-def handler's execution context ------------------------------------

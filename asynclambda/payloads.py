@@ -194,7 +194,7 @@ def encode_response(result: Any) -> bytes:
 def encode_exact(result: Any) -> bytes:
     """The AWS Python runtime's rules, exactly (slower); raises ``MarshalError``."""
     if type(result) is bytes:
-        return result  # type: ignore[no-any-return]
+        return result
     try:
         return encode(_to_json(result, set()))
     except MarshalError:

@@ -32,7 +32,7 @@ import anyio
 import anyio.abc
 import msgspec
 
-from . import _environ
+from . import _environ, handlers
 from .clock import RealClock
 from .config import (
     DEFAULT_KEEP_ALIVE,
@@ -473,12 +473,15 @@ class Runtime:
     async def invoke(self, function_name: str, payload: Any = _NO_PAYLOAD, *,
                      qualifier: str | None = None,
                      invocation_type: InvocationType = "RequestResponse",
-                     client_context: Mapping[str, Any] | str | None = None) -> InvocationResult:
+                     client_context: Mapping[str, Any] | str | None = None,
+                     tenant_id: str | None = None) -> InvocationResult:
         """Invoke a function, as Lambda's Invoke API does.
 
         ``payload`` is any JSON-encodable value, or ``bytes`` holding a JSON document; the handler
         gets its own decoded copy. ``RequestResponse`` waits for the result (a function error is
         still a result: ``function_error`` is set); ``DryRun`` only validates (204).
+        ``client_context`` (a dict, or base64 JSON as boto3 sends it) and ``tenant_id`` reach the
+        handler's context object on synchronous invocations, as on Lambda.
 
         Raises ``ResourceNotFoundException``, ``InvalidRequestContentException``,
         ``RequestTooLargeException``, ``TooManyRequestsException`` or ``RuntimeClosedError``.
@@ -502,8 +505,11 @@ class Runtime:
                  else UNDECODED)
         if invocation_type == "RequestResponse":
             cc = None if client_context is None else _client_context(client_context)
+            if tenant_id is not None and (not isinstance(tenant_id, str) or not tenant_id):
+                raise InvalidRequestContentException(
+                    f"tenant_id must be a non-empty string, not {tenant_id!r}")
             return await pool.invoke(Invocation(raw, self._request_id(), event, 1, cc,
-                                                invoked_arn))
+                                                invoked_arn, None, tenant_id))
         if invocation_type == "DryRun":
             return InvocationResult(status_code=204, raw_payload=b"",
                                     request_id=self._request_id(),
@@ -667,6 +673,8 @@ class Runtime:
         await self._tg.__aenter__()
         self._host_task = asyncio.current_task()
         self._state = "running"
+        handlers.acquire_routes()
+        _environ.inherit_threads()
         if self.isolate_environment:
             _environ.install()
         try:
@@ -742,6 +750,8 @@ class Runtime:
         finally:
             self._state = "closed"
             self._closed_event.set()
+            handlers.release_routes()
+            _environ.uninherit_threads()
             if self.isolate_environment:
                 _environ.uninstall()
             if tg is not None:
