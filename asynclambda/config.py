@@ -34,6 +34,12 @@ INIT_TIMEOUT = 10.0
 PROVISIONED_INIT_TIMEOUT = 130.0
 #: Lambda's SHUTDOWN phase limit for the runtime (seconds).
 SHUTDOWN_TIMEOUT = 2.0
+#: Lambda's limit on an Invoke's ClientContext: bytes of base64-encoded JSON.
+CLIENT_CONTEXT_LIMIT = 3583
+#: Lambda keeps at least this much of the account's concurrency unreserved.
+UNRESERVED_CONCURRENCY_MINIMUM = 100
+#: Lambda's per-function scaling rate: new execution contexts per window (seconds).
+SCALING_RATE = (1000, 10.0)
 
 _NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ENV_KEY_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*")

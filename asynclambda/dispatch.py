@@ -30,14 +30,18 @@ import datetime as _dt
 import heapq
 import itertools
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
 from asynclambda import retries
-from asynclambda.errors import LambdaServiceError, TooManyRequestsException
-from asynclambda.execution import Invocation
+from asynclambda.errors import (
+    LambdaServiceError,
+    RecursiveInvocationException,
+    TooManyRequestsException,
+)
+from asynclambda.execution import Invocation, current_invocation
 
 if TYPE_CHECKING:
     from asynclambda.config import EventInvokeConfig
@@ -47,13 +51,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_RECURSION",
+    "TRACE_HEADER",
     "AsyncDispatcher",
     "AsyncStatistics",
     "EventQueue",
     "EventQueueFull",
     "MemoryEventQueue",
     "QueuedEvent",
+    "continue_lineage",
+    "current_lineage",
     "delivery_lineage",
+    "lineage_header",
+    "merge_lineages",
+    "parse_lineage",
 ]
 
 #: Lambda stops an event chain that invokes the same function more than this many times.
@@ -68,6 +78,71 @@ delivery_lineage: contextvars.ContextVar[Mapping[str, int] | None] = contextvars
 
 _encode = msgspec.json.Encoder(decimal_format="number").encode
 _decode = msgspec.json.decode
+
+
+def current_lineage() -> dict[str, int] | None:
+    """The event chain the running code belongs to: the invocation it serves (that function
+    counted once more than its own chain says, if the chain started with it), or the
+    destination delivery in progress; ``None`` outside both."""
+    parent = current_invocation.get()
+    if parent is not None:
+        lineage = parent._lineage
+        return dict(lineage) if lineage else {parent.function_name: 1}
+    lineage = delivery_lineage.get()
+    return dict(lineage) if lineage else None
+
+
+def continue_lineage(lineage: Mapping[str, int] | None, function: str,
+                     recursive_loop: str) -> dict[str, int]:
+    """One more hop of ``function`` on ``lineage``; past 16 hops of one function (and unless it
+    allows recursive loops) Lambda stops the chain: ``RecursiveInvocationException``."""
+    chain = dict(lineage) if lineage else {}
+    hops = chain[function] = chain.get(function, 0) + 1
+    if hops > MAX_RECURSION and recursive_loop == "Terminate":
+        raise RecursiveInvocationException(
+            f"Function {function} was invoked more than {MAX_RECURSION} times in one event "
+            "chain: Lambda detected a recursive loop and stopped this invocation "
+            "(set recursive_loop='Allow' on the function to let it run)")
+    return chain
+
+
+#: The X-Ray trace header field Lambda's loop detection reads on messages (``AWSTraceHeader``).
+TRACE_HEADER: Final = "AWSTraceHeader"
+
+
+def lineage_header(chain: Mapping[str, int]) -> str:
+    """An ``AWSTraceHeader`` value carrying ``chain`` in its ``Lineage`` field.
+
+    Lambda writes the chain as hashed function ids; here the function names stand in their
+    place (``Lineage=orders:3|audit:1``), so a message shows which functions it went through.
+    """
+    return "Sampled=0;Lineage=" + "|".join(f"{name}:{hops}" for name, hops in chain.items())
+
+
+def parse_lineage(header: str) -> dict[str, int] | None:
+    """The chain in an ``AWSTraceHeader`` value (``None`` if it carries none or is malformed)."""
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key != "Lineage":
+            continue
+        chain: dict[str, int] = {}
+        for hop in value.split("|"):
+            name, _, count = hop.rpartition(":")
+            if not name or not count.isdigit():
+                return None
+            chain[name] = max(chain.get(name, 0), int(count))
+        return chain
+    return None
+
+
+def merge_lineages(chains: Sequence[Mapping[str, int]]) -> dict[str, int] | None:
+    """The longest chain per function over several messages (a batch continues them all)."""
+    merged: dict[str, int] = {}
+    for chain in chains:
+        for name, hops in chain.items():
+            if hops > merged.get(name, 0):
+                merged[name] = hops
+    return merged or None
 
 
 class EventQueueFull(TooManyRequestsException):

@@ -124,8 +124,10 @@ class RequestTooLargeException(LambdaServiceError, ValueError):
 class TooManyRequestsException(LambdaServiceError):
     """A concurrency limit is reached (429).
 
-    ``reason`` is Lambda's: ``ConcurrentInvocationLimitExceeded`` (the runtime-wide limit) or
-    ``ReservedFunctionConcurrentInvocationLimitExceeded`` (the function's reserved concurrency).
+    ``reason`` is Lambda's: ``ConcurrentInvocationLimitExceeded`` (the runtime-wide limit),
+    ``ReservedFunctionConcurrentInvocationLimitExceeded`` (the function's reserved concurrency)
+    or ``FunctionInvocationRateLimitExceeded`` (the function scaled faster than Lambda's 1,000
+    new execution contexts per 10 seconds).
     """
 
     status_code = 429

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from .errors import ConfigError, ResourceConflictException, ResourceNotFoundException
+from .errors import (
+    ConfigError,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+)
+from .handlers import code_digest
 from .pool import ContextPool, Limiter
 
 if TYPE_CHECKING:
@@ -40,6 +46,11 @@ class Alias(msgspec.Struct, frozen=True, kw_only=True):
     description: str = ""
 
 
+def _comparable(config: FunctionConfig) -> FunctionConfig:
+    """A configuration without what does not make a new version (description, provisioned)."""
+    return config.replace(description="", provisioned_concurrency=0)
+
+
 class FunctionEntry:
     """One registered function: its versions' pools, aliases and concurrency limiter."""
 
@@ -54,6 +65,9 @@ class FunctionEntry:
         #: Replaced ``$LATEST`` pools that may still have invocations in flight.
         self.retired: list[ContextPool] = []
         self._next_version = 1
+        rate = runtime.scaling_rate
+        self._scale_tokens = float(rate[0]) if rate is not None else 0.0
+        self._scale_time = runtime.clock.now()
 
     @property
     def config(self) -> FunctionConfig:
@@ -100,14 +114,53 @@ class FunctionEntry:
 
     # -- versions and aliases -------------------------------------------------------------------
     def publish(self, description: str = "", provisioned_concurrency: int = 0) -> str:
-        """Freeze ``$LATEST`` into a new numbered version and return its number."""
+        """Freeze ``$LATEST`` into a numbered version and return its number.
+
+        As Lambda's PublishVersion: when neither code nor configuration changed since the last
+        published version, no new version is made and the last one's number is returned. The
+        handler module is compiled now, so the version keeps the code it was published with
+        even if the file changes later.
+        """
+        latest = self.latest
+        digest = code_digest(latest.config)
+        last = self.versions.get(str(self._next_version - 1))
+        if (last is not None and last.code_digest == digest
+                and _comparable(last.config) == _comparable(latest.config)):
+            return last.version_name
         number = str(self._next_version)
         self._next_version += 1
-        config = self.latest.config.replace(
-            description=description or self.latest.config.description,
+        config = latest.config.replace(
+            description=description or latest.config.description,
             provisioned_concurrency=provisioned_concurrency)
-        self.versions[number] = ContextPool(self.runtime, self, number, config, self.arn)
+        pool = ContextPool(self.runtime, self, number, config, self.arn)
+        pool.code_digest = digest
+        pool.freeze_code_from(latest)
+        self.versions[number] = pool
         return number
+
+    # -- scaling rate ---------------------------------------------------------------------------
+    def may_scale_up(self) -> bool:
+        """Take one new-context token: Lambda scales each function by at most N new execution
+        contexts per window (1,000 per 10 s), a bucket that refills steadily."""
+        rate = self.runtime.scaling_rate
+        if rate is None:
+            return True
+        burst, window = rate
+        now = self.runtime.clock.now()
+        tokens = min(float(burst), self._scale_tokens + (now - self._scale_time) * burst / window)
+        self._scale_time = now
+        if tokens < 1.0:
+            self._scale_tokens = tokens
+            return False
+        self._scale_tokens = tokens - 1.0
+        return True
+
+    def scaling_throttled(self) -> TooManyRequestsException:
+        burst, window = self.runtime.scaling_rate or (0, 0.0)
+        return TooManyRequestsException(
+            f"Rate Exceeded. FunctionInvocationRateLimitExceeded: function '{self.name}' scales "
+            f"by at most {burst} new execution contexts per {window:g} s",
+            "FunctionInvocationRateLimitExceeded")
 
     def set_alias(self, name: str, function_version: str,
                   routing: Mapping[str, float] | None = None, description: str = "") -> Alias:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib.machinery
 import importlib.util
 import inspect
@@ -115,6 +116,47 @@ def resolve_spec(spec: str, code_dir: str | None = None,
             target = os.path.join(code_dir, target)
         return _resolve_file(spec, target, attribute, paths)
     return _resolve_module(spec, target, attribute, code_dir, paths)
+
+
+#: Directories never part of a function's code when its code directory is hashed.
+_NOT_CODE = frozenset({"__pycache__", "node_modules", ".aws-sam", ".git", ".venv", "venv"})
+
+
+def code_digest(config: Any) -> Any:
+    """What identifies a function's code, as Lambda's ``CodeSha256`` does: a sha256 over the
+    handler string and the files of its code directory and layers (or of the handler's own
+    file when there is no code directory). A callable handler is identified by itself."""
+    handler = config.handler
+    if not isinstance(handler, str):
+        return handler
+    digest = hashlib.sha256(handler.encode())
+    roots = [config.code_dir, *config.layers] if config.code_dir is not None else []
+    if not roots:
+        try:
+            roots = [resolve_spec(handler, None, config.layers).filename, *config.layers]
+        except HandlerLoadError as exc:
+            digest.update(str(exc).encode())
+    for root in map(os.fspath, roots):
+        digest.update(b"\0" + root.encode())
+        if os.path.isfile(root):
+            _hash_file(digest, root)
+            continue
+        for folder, dirs, files in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in _NOT_CODE and not d.startswith("."))
+            for name in sorted(files):
+                path = os.path.join(folder, name)
+                digest.update(b"\0" + os.path.relpath(path, root).encode())
+                _hash_file(digest, path)
+    return digest.hexdigest()
+
+
+def _hash_file(digest: Any, path: str) -> None:
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 16), b""):
+                digest.update(block)
+    except OSError as exc:
+        digest.update(repr(exc).encode())
 
 
 def _layer_paths(layers: Sequence[str]) -> tuple[str, ...]:

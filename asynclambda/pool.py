@@ -141,6 +141,8 @@ class ContextPool:
         self._on_loop: bool | None = None
         self._closing = False
         self.counters = _Counters()
+        #: The code this version was published with (``handlers.code_digest``).
+        self.code_digest: Any = None
 
     # -- the invocation path --------------------------------------------------------------------
     async def invoke(self, inv: Invocation) -> InvocationResult:
@@ -164,6 +166,10 @@ class ContextPool:
             elif self._idle:
                 ctx = self._idle.pop()
             else:
+                if not self.function.may_scale_up():
+                    c.throttles += 1
+                    c.invocations -= 1
+                    raise self.function.scaling_throttled()
                 ctx = self._new_context(provisioned=False)
                 try:
                     await ctx.init()
@@ -301,6 +307,14 @@ class ContextPool:
             return max(PROVISIONED_INIT_TIMEOUT, float(config.timeout), config.init_timeout)
         return float(config.init_timeout)
 
+    def freeze_code_from(self, other: ContextPool) -> None:
+        """Take ``other``'s compiled handler (a version keeps the code it was published with)."""
+        if isinstance(self.config.handler, str):
+            try:
+                self._spec = other.loaded_spec()
+            except HandlerLoadError as exc:
+                self._spec = exc
+
     def loads_on_loop(self, spec: LoadedSpec) -> bool:
         """Whether a handler module's body runs on the event loop (its handler is an
         ``async def``) or, as a Lambda module, on the execution context's own thread."""
@@ -417,6 +431,16 @@ class ContextPool:
             raise
         self.counters.init_duration_sum += (ctx.init_duration or 0.0) * 1000.0
         self._idle_prov.append(ctx)
+
+    def release_provisioned(self) -> None:
+        """After the provisioned number was lowered: idle provisioned contexts over it become
+        on-demand ones (kept alive, then reaped, as any other)."""
+        extra = self._provisioned_count() - self.config.provisioned_concurrency
+        while extra > 0 and self._idle_prov:
+            ctx = self._idle_prov.popleft()
+            ctx.provisioned = False
+            extra -= 1
+            self._release(ctx)
 
     def _provisioned_count(self) -> int:
         return sum(1 for ctx in self._contexts if ctx.provisioned)

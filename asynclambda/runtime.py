@@ -35,14 +35,19 @@ import msgspec
 from . import _environ, handlers
 from .clock import RealClock
 from .config import (
+    CLIENT_CONTEXT_LIMIT,
     DEFAULT_KEEP_ALIVE,
+    SCALING_RATE,
     SHUTDOWN_TIMEOUT,
+    UNRESERVED_CONCURRENCY_MINIMUM,
     EventInvokeConfig,
     FunctionConfig,
     default_region,
 )
 from .destinations import as_destination
 from .dispatch import AsyncDispatcher, AsyncStatistics, EventQueue, MemoryEventQueue, QueuedEvent
+from .dispatch import continue_lineage as _continue_lineage
+from .dispatch import current_lineage as _current_lineage
 from .dispatch import delivery_lineage as _delivery_lineage
 from .errors import (
     ConfigError,
@@ -78,6 +83,7 @@ _NO_PAYLOAD: Any = object()
 _EVENT_INVOKE_KEYS = ("event_invoke", "maximum_retry_attempts", "maximum_event_age",
                       "on_success", "on_failure")
 _DEFAULT_EVENT_INVOKE = EventInvokeConfig()
+_invocation_get = current_invocation.get
 _EMPTY_EVENT = b"{}"
 
 
@@ -146,6 +152,12 @@ class Runtime:
         rng: randomness for request ids, log stream names and alias weights (inject for tests).
         event_queue: where asynchronous (``Event``) invocations wait; default an in-memory
             :class:`~asynclambda.dispatch.MemoryEventQueue` holding up to 100 000 events.
+        unreserved_concurrency_minimum: concurrency no reservation may take, as Lambda always
+            keeps 100 of the account's limit unreserved (or all of it when the limit is lower).
+        scaling_rate: ``(contexts, seconds)``: how fast each function may add on-demand
+            execution contexts, Lambda's 1,000 per 10 seconds by default (a bucket that refills
+            steadily); past it a cold start is throttled with
+            ``FunctionInvocationRateLimitExceeded``. ``None``: no limit.
     """
 
     def __init__(self, *, clock: Clock | None = None, concurrency_limit: int = 1000,
@@ -153,7 +165,9 @@ class Runtime:
                  invocation_logs: bool = False, isolate_environment: bool = True,
                  shutdown_grace: float = 30.0, region: str | None = None,
                  account_id: str = "000000000000", rng: random.Random | None = None,
-                 event_queue: EventQueue | None = None) -> None:
+                 event_queue: EventQueue | None = None,
+                 unreserved_concurrency_minimum: int = UNRESERVED_CONCURRENCY_MINIMUM,
+                 scaling_rate: tuple[int, float] | None = SCALING_RATE) -> None:
         if isinstance(concurrency_limit, bool) or not isinstance(concurrency_limit, int) \
                 or concurrency_limit < 1:
             raise ConfigError("concurrency_limit", concurrency_limit, "must be a positive integer")
@@ -165,8 +179,23 @@ class Runtime:
         if isinstance(shutdown_grace, bool) or not isinstance(shutdown_grace, int | float) \
                 or shutdown_grace < 0:
             raise ConfigError("shutdown_grace", shutdown_grace, "must be seconds >= 0")
+        if isinstance(unreserved_concurrency_minimum, bool) \
+                or not isinstance(unreserved_concurrency_minimum, int) \
+                or unreserved_concurrency_minimum < 0:
+            raise ConfigError("unreserved_concurrency_minimum", unreserved_concurrency_minimum,
+                              "must be an integer >= 0")
+        if scaling_rate is not None and not (
+                isinstance(scaling_rate, tuple) and len(scaling_rate) == 2
+                and isinstance(scaling_rate[0], int) and not isinstance(scaling_rate[0], bool)
+                and scaling_rate[0] >= 1 and isinstance(scaling_rate[1], int | float)
+                and not isinstance(scaling_rate[1], bool) and scaling_rate[1] > 0):
+            raise ConfigError("scaling_rate", scaling_rate,
+                              "must be (contexts >= 1, seconds > 0) or None")
         self.clock: Clock = clock if clock is not None else RealClock()
         self.concurrency_limit = concurrency_limit
+        self.unreserved_concurrency_minimum = min(unreserved_concurrency_minimum,
+                                                  concurrency_limit)
+        self.scaling_rate = scaling_rate
         self._keep_alive = keep_alive
         self.isolate_environment = isolate_environment
         self.shutdown_grace = float(shutdown_grace)
@@ -233,6 +262,7 @@ class Runtime:
         event_invoke = {k: config.pop(k) for k in _EVENT_INVOKE_KEYS if k in config}
         _check_fields(config, FunctionConfig, "a function configuration field")
         cfg = FunctionConfig(name=name, handler=handler, **config)
+        _no_provisioned_on_latest(cfg.provisioned_concurrency)
         if name in self._functions:
             raise ResourceConflictException(f"Function already exist: {name}")
         self._check_reservation(name, cfg.reserved_concurrency)
@@ -245,8 +275,6 @@ class Runtime:
         if invoke_config is not None:
             self._event_configs[(name, None)] = invoke_config
         self._rebalance()
-        if self._state == "running" and cfg.provisioned_concurrency:
-            self.spawn(entry.latest.provision)
         return cfg
 
     def update_function(self, name: str, /, **changes: Any) -> FunctionConfig:
@@ -256,6 +284,7 @@ class Runtime:
             raise ConfigError("name", changes["name"], "cannot be changed; add a new function")
         _check_fields(changes, FunctionConfig, "a function configuration field")
         new = entry.latest.config.replace(**changes)
+        _no_provisioned_on_latest(new.provisioned_concurrency)
         if new.reserved_concurrency != entry.reserved_concurrency:
             self._check_reservation(name, new.reserved_concurrency)
         old = entry.latest
@@ -263,8 +292,6 @@ class Runtime:
         self._set_limiter(entry, new.reserved_concurrency)
         if self._state == "running":
             self.spawn(old.aclose)
-            if new.provisioned_concurrency:
-                self.spawn(entry.latest.provision)
         return new
 
     def put_function_concurrency(self, name: str, reserved: int | None) -> None:
@@ -287,12 +314,41 @@ class Runtime:
 
     def publish_version(self, name: str, *, description: str = "",
                         provisioned_concurrency: int = 0) -> str:
-        """Freeze ``$LATEST`` into a numbered version (``"1"``, ``"2"`` ...) and return it."""
+        """Freeze ``$LATEST`` into a numbered version (``"1"``, ``"2"`` ...) and return it.
+
+        As on Lambda, publishing when neither the code (the handler's files) nor the
+        configuration changed since the last version returns that version instead of a new one.
+        ``provisioned_concurrency`` is then set on the version returned.
+        """
         entry = self._entry(name)
         version = entry.publish(description, provisioned_concurrency)
-        if self._state == "running" and provisioned_concurrency:
-            self.spawn(entry.versions[version].provision)
+        pool = entry.versions[version]
+        if provisioned_concurrency and pool.config.provisioned_concurrency \
+                != provisioned_concurrency:
+            self.put_provisioned_concurrency_config(name, version, provisioned_concurrency)
+        elif self._state == "running" and provisioned_concurrency:
+            self.spawn(pool.provision)
         return version
+
+    def put_provisioned_concurrency_config(self, name: str, qualifier: str,
+                                           provisioned_concurrency: int) -> None:
+        """Keep ``provisioned_concurrency`` contexts initialised for a published version or an
+        alias (its primary version), as Lambda's PutProvisionedConcurrencyConfig; 0 removes it.
+
+        Lambda allows it on versions and aliases only: ``$LATEST`` is a ``ConfigError``.
+        """
+        entry = self._entry(name)
+        if qualifier in entry.aliases:
+            qualifier = entry.aliases[qualifier].function_version
+        if qualifier is None or qualifier == "$LATEST":
+            _no_provisioned_on_latest(provisioned_concurrency or 1)
+        if qualifier not in entry.versions:
+            raise ResourceNotFoundException(f"Function not found: {entry.arn}:{qualifier}")
+        pool = entry.versions[qualifier]
+        pool.config = pool.config.replace(provisioned_concurrency=provisioned_concurrency)
+        pool.release_provisioned()
+        if self._state == "running" and provisioned_concurrency:
+            self.spawn(pool.provision)
 
     def create_alias(self, name: str, alias: str, function_version: str, *,
                      routing: Mapping[str, float] | None = None,
@@ -439,10 +495,13 @@ class Runtime:
             return
         others = sum(e.reserved_concurrency or 0 for n, e in self._functions.items()
                      if n != name)
-        if others + reserved > self.concurrency_limit:
+        minimum = self.unreserved_concurrency_minimum
+        if others + reserved > self.concurrency_limit - minimum:
             raise ConfigError("reserved_concurrency", reserved,
-                              f"the runtime's concurrency_limit is {self.concurrency_limit} and "
-                              f"{others} is already reserved by other functions")
+                              f"the runtime's concurrency_limit is {self.concurrency_limit}, "
+                              f"{others} is already reserved by other functions and, as on "
+                              f"Lambda, at least {minimum} must stay unreserved (lower "
+                              "Runtime(unreserved_concurrency_minimum=) to reserve more)")
 
     def _limiter_for(self, reserved: int | None) -> Limiter:
         if reserved is None:
@@ -508,8 +567,14 @@ class Runtime:
             if tenant_id is not None and (not isinstance(tenant_id, str) or not tenant_id):
                 raise InvalidRequestContentException(
                     f"tenant_id must be a non-empty string, not {tenant_id!r}")
+            # The loop guard covers synchronous invokes too: an invoke made from a handler (or
+            # a mapping delivering messages that carry a chain) continues that chain.
+            lineage = (_continue_lineage(_current_lineage(), entry.name,
+                                         entry.config.recursive_loop)
+                       if _invocation_get() is not None or _delivery_lineage.get() is not None
+                       else None)
             return await pool.invoke(Invocation(raw, self._request_id(), event, 1, cc,
-                                                invoked_arn, None, tenant_id))
+                                                invoked_arn, lineage, tenant_id))
         if invocation_type == "DryRun":
             return InvocationResult(status_code=204, raw_payload=b"",
                                     request_id=self._request_id(),
@@ -533,9 +598,8 @@ class Runtime:
             _client_context(client_context)
         # The loop guard: the chain this invoke continues (from inside a handler, or from a
         # destination delivery), one more hop for this function.
-        parent = current_invocation.get()
-        lineage = parent._lineage if parent is not None else _delivery_lineage.get()
-        chain = dict(lineage) if lineage else {}
+        # (Checked by the dispatcher, so the event takes Lambda's failure path when it loops.)
+        chain = _current_lineage() or {}
         chain[entry.name] = chain.get(entry.name, 0) + 1
         request_id = self._request_id()
         await self.dispatcher.accept(QueuedEvent(
@@ -969,6 +1033,15 @@ def _check_fields(values: Mapping[str, Any], struct: type[msgspec.Struct], what:
         raise ConfigError(field, values[field], f"is not {what}")
 
 
+def _no_provisioned_on_latest(provisioned: int) -> None:
+    if provisioned:
+        raise ConfigError(
+            "provisioned_concurrency", provisioned,
+            "applies to a published version or an alias, not to $LATEST (as on Lambda): "
+            "publish_version(name, provisioned_concurrency=N) or "
+            "put_provisioned_concurrency_config(name, qualifier, N)")
+
+
 def _same_qualifier(given: str | None, embedded: str, full: str) -> str:
     if given is not None and given != embedded:
         raise InvalidRequestContentException(
@@ -978,8 +1051,16 @@ def _same_qualifier(given: str | None, embedded: str, full: str) -> str:
 
 
 def _client_context(value: Mapping[str, Any] | str) -> ClientContext | None:
-    """Accept a dict, or Lambda's wire form: base64-encoded JSON (as boto3 sends it)."""
+    """Accept a dict, or Lambda's wire form: base64-encoded JSON (as boto3 sends it).
+
+    Lambda's limit: up to 3,583 bytes of base64-encoded data (a dict is measured as it would be
+    sent: its JSON, base64-encoded).
+    """
     if isinstance(value, str):
+        if len(value) > CLIENT_CONTEXT_LIMIT:
+            raise InvalidRequestContentException(
+                f"Client context must be at most {CLIENT_CONTEXT_LIMIT} bytes of base64-encoded "
+                f"data, got {len(value)}")
         try:
             value = msgspec.json.decode(base64.b64decode(value, validate=True))
         except Exception as exc:
@@ -987,4 +1068,13 @@ def _client_context(value: Mapping[str, Any] | str) -> ClientContext | None:
                 f"Client context must be a valid Base64-encoded JSON object: {exc}") from None
     if not isinstance(value, Mapping):
         raise InvalidRequestContentException("Client context must be a JSON object")
+    try:
+        size = 4 * -(-len(msgspec.json.encode(value)) // 3)  # its base64 length on the wire
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:
+        raise InvalidRequestContentException(
+            f"Client context must be a JSON object: {exc}") from None
+    if size > CLIENT_CONTEXT_LIMIT:
+        raise InvalidRequestContentException(
+            f"Client context must be at most {CLIENT_CONTEXT_LIMIT} bytes of base64-encoded "
+            f"data, got {size}")
     return ClientContext.from_dict(dict(value))

@@ -109,7 +109,10 @@ class MappingStatistics(msgspec.Struct, frozen=True, kw_only=True):
     ``TooManyRequestsException``; ``errors``: other invoke errors (the function is gone, ...);
     ``in_flight``: batches being processed now; ``iterator_age_ms``: streams' ``IteratorAge``,
     how old the last record of the last processed batch was when it finished;
-    ``destination_deliveries`` / ``destination_failures``: on-failure records sent / refused.
+    ``destination_deliveries`` / ``destination_failures``: on-failure records sent / refused;
+    ``recursive_loops_stopped``: messages not delivered because their event chain already ran
+    the function 16 times (Lambda's loop detection; they return to the queue and its redrive
+    policy moves them to the dead-letter queue).
     """
 
     uuid: str
@@ -130,6 +133,7 @@ class MappingStatistics(msgspec.Struct, frozen=True, kw_only=True):
     iterator_age_ms: int = 0
     destination_deliveries: int = 0
     destination_failures: int = 0
+    recursive_loops_stopped: int = 0
 
 
 class _Counters:
@@ -137,13 +141,15 @@ class _Counters:
 
     __slots__ = ("batches", "dead_lettered", "destination_deliveries", "destination_failures",
                  "discarded", "errors", "failed", "filtered", "in_flight", "invocations",
-                 "iterator_age_ms", "records", "retries", "succeeded", "throttles")
+                 "iterator_age_ms", "records", "recursive_loops_stopped", "retries", "succeeded",
+                 "throttles")
 
     def __init__(self) -> None:
         self.batches = self.invocations = self.records = self.succeeded = self.failed = 0
         self.retries = self.filtered = self.dead_lettered = self.discarded = 0
         self.throttles = self.errors = self.in_flight = self.iterator_age_ms = 0
         self.destination_deliveries = self.destination_failures = 0
+        self.recursive_loops_stopped = 0
 
 
 async def run_shielded(coro: Coroutine[Any, Any, T]) -> T:

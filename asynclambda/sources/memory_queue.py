@@ -59,7 +59,9 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from asynclambda.clock import RealClock
+from asynclambda.dispatch import current_lineage, delivery_lineage, lineage_header
 from asynclambda.errors import ConfigError
+from asynclambda.execution import current_invocation
 from asynclambda.sources.queue import (
     DEDUPLICATION_INTERVAL,
     MAX_RECEIVE_MESSAGES,
@@ -89,6 +91,9 @@ from asynclambda.sources.queue import (
     validate_fifo_id,
 )
 from asynclambda.types import Clock, Timer
+
+_invocation_get = current_invocation.get
+_delivery_get = delivery_lineage.get
 
 __all__ = ["MemoryQueueBackend"]
 
@@ -128,7 +133,7 @@ class _Msg:
         "body", "dead_letter_source", "deadline", "dedup_id", "enqueued_at", "expires_at",
         "first_receive", "group_id", "handle", "md5_of_attributes", "md5_of_body",
         "message_attributes", "message_id", "order", "receive_count", "received_at", "sent",
-        "sequence_number", "state", "version",
+        "sequence_number", "state", "trace_header", "version",
     )
 
     def __init__(self, message_id: str, body: str, attributes: dict[str, MessageAttributeValue],
@@ -154,6 +159,8 @@ class _Msg:
         self.deadline = 0.0
         self.version = 0
         self.handle: str | None = None
+        #: ``AWSTraceHeader``: the event chain of the invocation that sent it (loop detection).
+        self.trace_header: str | None = None
 
     def moved_copy(self) -> _Msg:
         """A copy for the dead-letter queue: same id, body, attributes and receive history."""
@@ -162,6 +169,7 @@ class _Msg:
         copy.group_id, copy.dedup_id = self.group_id, self.dedup_id
         copy.sequence_number = self.sequence_number
         copy.receive_count, copy.first_receive = self.receive_count, self.first_receive
+        copy.trace_header = self.trace_header
         return copy
 
 
@@ -270,6 +278,12 @@ class _Queue:
         msg = _Msg(_uuid4(), body, attributes, now, self._sent_text, md5_of_body(body),
                    md5_of_message_attributes(attributes) if attributes else None)
         msg.group_id, msg.dedup_id = group_id, dedup_id
+        if _invocation_get() is not None or _delivery_get() is not None:
+            # Sent from a handler (or a destination delivery): the message carries the event
+            # chain, so the queue's mapping can stop a function -> queue -> function loop.
+            chain = current_lineage()
+            if chain:
+                msg.trace_header = lineage_header(chain)
         if self.config.fifo:
             msg.sequence_number = f"{next(self._sequence):020d}"
         if dedup_id is not None:
@@ -361,6 +375,8 @@ class _Queue:
                 attributes["SequenceNumber"] = msg.sequence_number
             if msg.dead_letter_source is not None:
                 attributes["DeadLetterQueueSourceArn"] = msg.dead_letter_source
+            if msg.trace_header is not None:
+                attributes["AWSTraceHeader"] = msg.trace_header
             # The attributes dict is copied so a receiver cannot change the queue's.
             message_attributes = msg.message_attributes
             out.append(Message(msg.message_id, handle, msg.body, attributes,

@@ -14,8 +14,10 @@ responses"; API ``CreateEventSourceMapping``):
   redrive policy moves them to its dead-letter queue after ``max_receive_count`` receives.
 * ``report_batch_item_failures``: only the items the handler lists come back; the rest are
   deleted (see :mod:`asynclambda.sources.batch_response` for the exact rules).
-* ``maximum_concurrency`` (2-1000) caps the concurrent invocations of this mapping (default: no
-  cap below Lambda's 1000 concurrent batches per mapping).
+* Scaling, as Lambda's SQS poller: 5 concurrent batches at first; while every batch slot is
+  busy and messages keep coming, one more slot every 0.2 s (300 more per minute), up to 1000
+  concurrent batches, or ``maximum_concurrency`` (2-1000) when set. A long poll that finds the
+  queue empty brings it back to 5.
 * FIFO queues: a batch may hold several message groups, in order; while a group has a batch in
   flight no other message of it is delivered (the queue ensures it, and the mapping holds each
   group's key in its :class:`~asynclambda.sources.keyed.KeyedLimiter` too).
@@ -60,6 +62,13 @@ from msgspec.structs import force_setattr
 
 from asynclambda.config import default_region
 from asynclambda.destinations import Destination, QueueDestination, as_destination
+from asynclambda.dispatch import (
+    MAX_RECURSION,
+    TRACE_HEADER,
+    delivery_lineage,
+    merge_lineages,
+    parse_lineage,
+)
 from asynclambda.errors import (
     ConfigError,
     LambdaServiceError,
@@ -95,11 +104,16 @@ from asynclambda.sources.queue import (
 if TYPE_CHECKING:
     from asynclambda.invocation import InvocationResult
     from asynclambda.runtime import Runtime
+    from asynclambda.types import Timer
 
 __all__ = ["QueueEventSourceMapping", "QueueMappingConfig", "sqs_record"]
 
 #: Lambda's concurrency ceiling for one SQS event source mapping.
 MAX_CONCURRENT_BATCHES = 1000
+#: Lambda's SQS poller starts with 5 concurrent batches ...
+SCALE_START = 5
+#: ... and, while messages keep coming, adds up to 300 more per minute (one per 0.2 s).
+SCALE_STEP_SECONDS = 60.0 / 300
 _LONG_POLL = 20.0
 _encode = msgspec.json.Encoder().encode
 _ERROR_MESSAGE_LIMIT = 1024
@@ -252,6 +266,7 @@ class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
         self._dead_letter: tuple[str | None, Destination | None] = (None, None)
         self._function_timeout = 3.0
         self._pause_until = 0.0
+        self._scaler: Timer | None = None
         config = QueueMappingConfig(function_name=function_name, queue=queue, **options)
         super().__init__(config, runtime, uuid=uuid)
         self._config_changed(config)
@@ -263,8 +278,40 @@ class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
         region, account = (rt.region, rt.account_id) if rt else (default_region(), "000000000000")
         return f"arn:aws:sqs:{region}:{account}:{self.config.queue}"
 
+    @property
+    def concurrency_cap(self) -> int:
+        """The most batches this mapping may run at once: ``maximum_concurrency`` or 1000."""
+        return self.config.maximum_concurrency or MAX_CONCURRENT_BATCHES
+
     def _config_changed(self, old: QueueMappingConfig) -> None:
-        self.limiter.limit = self.config.maximum_concurrency or MAX_CONCURRENT_BATCHES
+        current = self.limiter.limit or SCALE_START
+        self.limiter.limit = min(max(current, SCALE_START), self.concurrency_cap)
+
+    # -- scaling (Lambda's SQS poller) -----------------------------------------------------------
+    def _scale_when_saturated(self) -> None:
+        """All the batches the mapping may run are running and messages wait: in 0.2 s allow one
+        more (300 more per minute, as Lambda's poller scales), up to the cap."""
+        limit = self.limiter.limit or 0
+        if self._scaler is not None or limit >= self.concurrency_cap or self.runtime is None:
+            return
+        clock = self.runtime.clock
+        self._scaler = clock.call_at(clock.now() + SCALE_STEP_SECONDS, self._scale_up)
+
+    def _scale_up(self) -> None:
+        self._scaler = None
+        limiter = self.limiter
+        limit = limiter.limit or 0
+        if self._intake_open and limiter.active >= limit and limit < self.concurrency_cap:
+            limiter.limit = limit + 1  # (grants a waiting poller at once)
+
+    def _scale_down(self) -> None:
+        """The queue had nothing for a whole long poll: back to the starting concurrency."""
+        start = min(SCALE_START, self.concurrency_cap)
+        if (self.limiter.limit or 0) > start:
+            self.limiter.limit = start
+        if self._scaler is not None:
+            self._scaler.cancel()
+            self._scaler = None
 
     def _validate(self, runtime: Runtime, config: QueueMappingConfig) -> None:
         super()._validate(runtime, config)
@@ -304,9 +351,13 @@ class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
     # -- intake ----------------------------------------------------------------------------------
     async def _poll(self, tg: anyio.abc.TaskGroup) -> None:
         idle: list[asyncio.Future[_Batch | None]] = []  # batch workers waiting for a batch
+        self.limiter.limit = min(SCALE_START, self.concurrency_cap)
         try:
             await self._intake_loop(tg, idle)
         finally:
+            if self._scaler is not None:
+                self._scaler.cancel()
+                self._scaler = None
             for fut in idle:  # intake is over: idle workers end (busy ones end after their batch)
                 if not fut.done():
                     fut.set_result(None)
@@ -322,12 +373,14 @@ class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
                 return
             # A cancel scope costs ~2.5 us: enter one only when there is something to wait for.
             if not (self._intake_open and self.limiter.available()):
+                self._scale_when_saturated()
                 with self._intake() as scope:
                     await self.limiter.wait_available()
                 if scope.cancel_called:
                     return
             messages = await self._receive()
             if not messages:
+                self._scale_down()
                 continue
             received_at = clock.now()
             c = self.counters
@@ -424,8 +477,21 @@ class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
         body_decode = decoder_for(cfg.body_type).decode if cfg.body_type is not None else None
         items: list[_Item] = []
         filtered: list[str] = []
+        looping = self.runtime.get_function(self.function_name).recursive_loop == "Terminate"
         for message in messages:
             body: Any = message.body
+            header = message.attributes.get(TRACE_HEADER)
+            if header is not None and looping:
+                chain = parse_lineage(header)
+                if chain is not None and chain.get(self.function_name, 0) >= MAX_RECURSION:
+                    # Lambda's loop detection: this delivery would be the 17th invocation of the
+                    # function in the message's chain. The invocation is stopped and the message
+                    # left in the queue; its redrive policy moves it to the dead-letter queue
+                    # after max_receive_count receives.
+                    self.counters.recursive_loops_stopped += 1
+                    log.warning("recursive loop stopped", mapping=self.uuid,
+                                function=self.function_name, message_id=message.message_id)
+                    continue
             # What _undecodable passes without a call: ASCII text (no lone surrogate), no body_type.
             if not (body_decode is None and type(body) is str and body.isascii()):
                 reason = self._undecodable(message, body_decode)
@@ -487,7 +553,17 @@ class QueueEventSourceMapping(EventSourceMapping[QueueMappingConfig]):
         c = self.counters
         try:
             payload = b'{"Records":[' + b",".join([raw for _, raw in chunk]) + b"]}"
-            result = await self._invoke(payload, received_at)
+            chains = [parse_lineage(m.attributes[TRACE_HEADER]) for m, _ in chunk
+                      if TRACE_HEADER in m.attributes]
+            lineage = merge_lineages([c for c in chains if c]) if chains else None
+            if lineage is None:
+                result = await self._invoke(payload, received_at)
+            else:  # the invocation continues the chains its messages carry
+                token = delivery_lineage.set(lineage)
+                try:
+                    result = await self._invoke(payload, received_at)
+                finally:
+                    delivery_lineage.reset(token)
             if result is None:
                 return  # not delivered: the messages reappear after their visibility timeout
             if result.function_error is not None:

@@ -25,12 +25,13 @@ window", "Configuring a dead-letter queue"; API ``CreateSchedule``, ``RetryPolic
   target input and whose message attributes are those; any other destination gets
   ``{"body": <input>, "attributes": {...}}``. Without a dead-letter queue the event is dropped
   and counted (``dropped``), as Scheduler drops it.
-* **What counts as a failed delivery.** Scheduler invokes Lambda asynchronously, so on AWS only
-  the Invoke API's errors (throttling, a missing function) are retried by the scheduler. The
-  default ``invocation_type="RequestResponse"`` (the runtime's synchronous invoke) also treats a
-  function error as a failed delivery, which keeps the overlap policies (below) meaningful; with
-  ``invocation_type="Event"`` only API errors count, as on AWS, and function errors follow the
-  function's own asynchronous retry policy and destinations.
+* **What counts as a failed delivery.** Scheduler invokes Lambda asynchronously, and so does the
+  default ``invocation_type="Event"``: only the Invoke API's errors (throttling, a missing
+  function) are retried by the scheduler; a function error follows the function's own
+  asynchronous retry policy (2 retries by default) and its destinations, as on AWS.
+  ``invocation_type="RequestResponse"`` (*ours*) waits for the function instead: a function
+  error is then a failed delivery, retried under the schedule's policy (up to 185 times by
+  default), and the overlap policies below see the invocation itself in flight.
 
 Beyond EventBridge (*ours*):
 
@@ -141,7 +142,7 @@ class ScheduleConfig(msgspec.Struct, frozen=True, kw_only=True):
     event_format: Literal["input", "scheduled_event"] = "input"
     overlap: Literal["allow", "skip", "buffer_one"] = "allow"
     catch_up: Literal["none", "latest", "all"] = "none"
-    invocation_type: Literal["RequestResponse", "Event"] = "RequestResponse"
+    invocation_type: Literal["RequestResponse", "Event"] = "Event"
     enabled: bool = True
 
     def __post_init__(self) -> None:

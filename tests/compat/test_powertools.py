@@ -101,9 +101,10 @@ async def test_logger_reports_no_cold_start_on_provisioned_contexts(
         logger.info("warm")
 
     rt = al.Runtime()
-    rt.add_function("fn", handler, provisioned_concurrency=1)
+    rt.add_function("fn", handler)
+    rt.publish_version("fn", provisioned_concurrency=1)  # on a version, as on Lambda
     async with rt:
-        r = await rt.invoke("fn")
+        r = await rt.invoke("fn", qualifier="1")
     assert r.ok, r.payload
     (line,) = _json_lines(stream.getvalue())
     # Powertools reads AWS_LAMBDA_INITIALIZATION_TYPE, which the context's overlay sets.

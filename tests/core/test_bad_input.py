@@ -244,10 +244,10 @@ def test_invalid_runtime_parameters_name_field_and_value(kwargs: dict[str, Any],
 
 
 def test_reservation_over_the_runtime_limit_names_the_numbers() -> None:
-    rt = al.Runtime(concurrency_limit=10)
+    rt = al.Runtime(concurrency_limit=10, unreserved_concurrency_minimum=0)
     rt.add_function("a", _handler, reserved_concurrency=8)
-    with pytest.raises(al.ConfigError, match=r"invalid reserved_concurrency=3: .*limit is 10 "
-                                             r"and 8 is already reserved"):
+    with pytest.raises(al.ConfigError, match=r"invalid reserved_concurrency=3: .*limit is 10, "
+                                             r"8 is already reserved"):
         rt.add_function("b", _handler, reserved_concurrency=3)
 
 

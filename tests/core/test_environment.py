@@ -147,9 +147,11 @@ async def test_initialization_type_is_provisioned_concurrency_for_provisioned_co
         await gate.wait()
         return os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]
 
-    rt.add_function("fn", fn, provisioned_concurrency=1)
+    rt.add_function("fn", fn)
+    rt.create_alias("fn", "live", rt.publish_version("fn"))
+    rt.put_provisioned_concurrency_config("fn", "live", 1)  # on the alias's version
     async with rt:
-        tasks = [spawn(rt.invoke("fn")) for _ in range(2)]  # one provisioned, one on demand
+        tasks = [spawn(rt.invoke("fn", qualifier="live")) for _ in range(2)]  # one provisioned, one on demand
         await clock.settle()
         gate.set()
         kinds = sorted([(await t).payload for t in tasks])

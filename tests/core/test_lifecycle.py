@@ -171,39 +171,41 @@ async def test_provisioned_contexts_are_ready_before_start_returns() -> None:
         await asyncio.sleep(0)
         inits.append(1)
 
-    @rt.function(provisioned_concurrency=3, init=init)
+    @rt.function(init=init)
     async def fn(event: object, context: al.LambdaContext) -> bool:
         return context.cold_start
 
+    rt.publish_version("fn", provisioned_concurrency=3)
     assert inits == []
     async with rt:
         assert len(inits) == 3  # INIT done for all three before the body runs
-        stats = rt.statistics().functions["fn"].versions["$LATEST"]
+        stats = rt.statistics().functions["fn"].versions["1"]
         assert stats.provisioned_contexts == 3 and stats.idle_contexts == 3
-        results = await asyncio.gather(*(rt.invoke("fn") for _ in range(3)))
+        results = await asyncio.gather(*(rt.invoke("fn", qualifier="1") for _ in range(3)))
         # Provisioned contexts are not cold starts (Lambda reports no Init Duration for them).
         assert [r.cold_start for r in results] == [False, False, False]
-        assert rt.statistics().functions["fn"].versions["$LATEST"].contexts_created == 3
+        assert rt.statistics().functions["fn"].versions["1"].contexts_created == 3
 
 
 async def test_provisioned_contexts_are_not_reaped_and_are_replaced_when_lost() -> None:
     clock = al.VirtualClock()
     rt = al.Runtime(clock=clock, keep_alive=10)
 
-    @rt.function(provisioned_concurrency=2, timeout=1)
+    @rt.function(timeout=1)
     async def fn(event: dict, context: object) -> str:
         if event.get("hang"):
             await clock.sleep(100)
         return "ok"
 
+    rt.publish_version("fn", provisioned_concurrency=2)
     async with rt:
         await clock.advance(3600)
-        assert rt.statistics().functions["fn"].versions["$LATEST"].provisioned_contexts == 2
-        hung = spawn(rt.invoke("fn", {"hang": True}))
+        assert rt.statistics().functions["fn"].versions["1"].provisioned_contexts == 2
+        hung = spawn(rt.invoke("fn", {"hang": True}, qualifier="1"))
         await clock.advance(1)
         assert (await hung).function_error == "Unhandled"  # timed out: context reset
         await clock.settle()
-        stats = rt.statistics().functions["fn"].versions["$LATEST"]
+        stats = rt.statistics().functions["fn"].versions["1"]
         assert stats.provisioned_contexts == 2  # re-created to keep N
         assert stats.contexts_reset == 1
 

@@ -80,7 +80,7 @@ async def test_reserved_concurrency_zero_always_throttles() -> None:
 async def test_runtime_wide_limit_throttles_unreserved_functions() -> None:
     clock = al.VirtualClock()
     gate = asyncio.Event()
-    rt = al.Runtime(clock=clock, concurrency_limit=5)
+    rt = al.Runtime(clock=clock, concurrency_limit=5, unreserved_concurrency_minimum=0)
     _gated(rt, "a", gate)
     _gated(rt, "b", gate)
     _gated(rt, "reserved", gate, reserved_concurrency=2)
@@ -100,7 +100,7 @@ async def test_runtime_wide_limit_throttles_unreserved_functions() -> None:
 
 
 async def test_reservations_cannot_exceed_the_runtime_limit() -> None:
-    rt = al.Runtime(concurrency_limit=10)
+    rt = al.Runtime(concurrency_limit=10, unreserved_concurrency_minimum=0)
     rt.add_function("a", lambda e, c: None, reserved_concurrency=8)
     with pytest.raises(al.ConfigError, match="reserved_concurrency=3"):
         rt.add_function("b", lambda e, c: None, reserved_concurrency=3)
@@ -109,7 +109,7 @@ async def test_reservations_cannot_exceed_the_runtime_limit() -> None:
 async def test_changing_reserved_concurrency_while_busy_keeps_counts_right() -> None:
     clock = al.VirtualClock()
     gate = asyncio.Event()
-    rt = al.Runtime(clock=clock, concurrency_limit=10)
+    rt = al.Runtime(clock=clock, concurrency_limit=10, unreserved_concurrency_minimum=0)
     _gated(rt, "fn", gate)
     async with rt:
         tasks = await _hold(rt, "fn", 3, gate, clock)
@@ -140,7 +140,8 @@ def test_no_context_ever_runs_two_invocations(arrivals: list[tuple[float, float]
 
     async def scenario() -> None:
         clock = al.VirtualClock()
-        rt = al.Runtime(clock=clock, concurrency_limit=limit, keep_alive=4)
+        rt = al.Runtime(clock=clock, concurrency_limit=limit, keep_alive=4,
+                        unreserved_concurrency_minimum=0)
         active: Counter[str] = Counter()
         peak = {"all": 0}
         running = {"n": 0}

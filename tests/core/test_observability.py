@@ -401,7 +401,7 @@ async def test_statistics_count_init_failures_but_not_as_cold_starts(fixtures_di
 async def test_runtime_statistics_track_unreserved_concurrency() -> None:
     clock = al.VirtualClock()
     gate = asyncio.Event()
-    rt = al.Runtime(clock=clock, concurrency_limit=10)
+    rt = al.Runtime(clock=clock, concurrency_limit=10, unreserved_concurrency_minimum=0)
 
     async def fn(event: object, context: object) -> None:
         await gate.wait()

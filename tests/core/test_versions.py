@@ -54,6 +54,7 @@ async def test_version_numbers_count_up_and_carry_the_description() -> None:
     rt = al.Runtime()
     rt.add_function("fn", _v1, description="orders")
     assert rt.publish_version("fn") == "1"
+    rt.update_function("fn", timeout=4)  # a change: Lambda publishes only what changed
     assert rt.publish_version("fn", description="hotfix") == "2"
     assert rt.get_function("fn", "1").description == "orders"  # defaults to $LATEST's
     assert rt.get_function("fn", "2").description == "hotfix"
@@ -64,6 +65,7 @@ async def test_executed_version_and_invoked_arn_follow_the_qualifier() -> None:
     rt = al.Runtime()
     rt.add_function("fn", lambda e, c: [c.function_version, c.invoked_function_arn])
     rt.publish_version("fn")
+    rt.update_function("fn", memory_mb=256)  # a change, so a second version
     rt.publish_version("fn")
     rt.create_alias("fn", "prod", "1")
     cases = {
@@ -138,6 +140,7 @@ async def test_routed_invocation_reports_the_alias_arn_and_the_executed_version(
     rt = al.Runtime(rng=random.Random(0))
     rt.add_function("fn", lambda e, c: [c.function_version, c.invoked_function_arn])
     rt.publish_version("fn")
+    rt.update_function("fn", memory_mb=256)  # a change, so a second version
     rt.publish_version("fn")
     rt.create_alias("fn", "prod", "1", routing={"2": 1.0})
     async with rt:
@@ -186,7 +189,8 @@ def test_invalid_alias_name_is_a_config_error(alias: object) -> None:
 def test_invalid_alias_routing_is_a_config_error(routing: dict[str, object], field: str) -> None:
     rt = al.Runtime()
     rt.add_function("fn", _v1)
-    for _ in range(3):
+    for memory in (128, 256, 512):  # three changes, three versions
+        rt.update_function("fn", memory_mb=memory)
         rt.publish_version("fn")
     with pytest.raises(al.ConfigError) as info:
         rt.create_alias("fn", "prod", "1", routing=routing)  # type: ignore[arg-type]
@@ -374,7 +378,7 @@ async def test_remove_function_deletes_every_version_and_shuts_contexts_down() -
 
 
 async def test_remove_function_returns_its_reservation_to_the_pool() -> None:
-    rt = al.Runtime(concurrency_limit=10)
+    rt = al.Runtime(concurrency_limit=10, unreserved_concurrency_minimum=0)
     rt.add_function("fn", _v1, reserved_concurrency=8)
     assert rt.statistics().unreserved_concurrency_limit == 2
     rt.remove_function("fn")

@@ -285,7 +285,7 @@ async def test_queue_mapping_bursts_run_concurrently_and_workers_wind_down() -> 
     running: list[int] = []
     done: list[int] = []
 
-    @rt.function
+    @rt.function(timeout=25)
     async def worker(event: dict[str, Any], context: al.LambdaContext) -> None:
         running.append(1)
         await release.wait()
@@ -294,10 +294,13 @@ async def test_queue_mapping_bursts_run_concurrently_and_workers_wind_down() -> 
     mapping = QueueEventSourceMapping(rt, function_name="worker", queue="jobs", backend=queues,
                                       batch_size=2)
     async with rt:
+        start = clock.now()
         for i in range(100):
             await queues.send("jobs", str(i))
         await run_until(clock, lambda: len(running) == 50)  # every batch in flight at once
         assert mapping.statistics().in_flight == 50
+        # Lambda's SQS scaling: 5 batches at first, then 300 more per minute (45 more: 9 s).
+        assert clock.now() - start >= 45 * 0.2 - 1e-9
         release.set()
         await run_until(clock, lambda: len(done) == 100)
         for i in range(100, 110):  # the workers left waiting take the next batches

@@ -174,7 +174,9 @@ async def test_retries_then_dead_letter_queue_with_schedulers_attributes() -> No
     schedule = Schedule(rt, name="flaky", expression="at(2026-01-01T00:10:00)",
                         function_name="flaky", input={"job": 1},
                         retry_policy=RetryPolicy(maximum_retry_attempts=3),
-                        dead_letter=QueueDestination(queues, "schedule-dlq"))
+                        dead_letter=QueueDestination(queues, "schedule-dlq"),
+                        # Waiting for the function makes its error the scheduler's to retry.
+                        invocation_type="RequestResponse")
     async with rt:
         await clock.advance(3600)
         (message,) = await queues.receive("schedule-dlq")
@@ -207,9 +209,11 @@ async def test_maximum_event_age_ends_retries_and_no_dlq_means_dropped() -> None
     recording = RecordingDestination()
     kept = Schedule(rt, name="kept", expression="at(2026-01-01T00:00:01)",
                     function_name="throttled", dead_letter=recording,
-                    retry_policy=RetryPolicy(maximum_event_age=60))
+                    retry_policy=RetryPolicy(maximum_event_age=60),
+                    invocation_type="RequestResponse")
     dropped = Schedule(rt, name="dropped", expression="at(2026-01-01T00:00:01)",
-                       function_name="throttled", retry_policy=RetryPolicy(maximum_event_age=60))
+                       function_name="throttled", retry_policy=RetryPolicy(maximum_event_age=60),
+                       invocation_type="RequestResponse")
     async with rt:
         await clock.advance(3600)
     (record,) = recording.records
@@ -218,6 +222,32 @@ async def test_maximum_event_age_ends_retries_and_no_dlq_means_dropped() -> None
     assert record["body"] == {}
     assert dropped.statistics().dropped == 1
     assert kept.statistics().invocations == 0  # throttles never reached the function
+
+
+async def test_schedules_invoke_asynchronously_by_default_as_eventbridge_scheduler_does() -> None:
+    # AWS: EventBridge Scheduler invokes Lambda with InvocationType=Event, so a function error is
+    # retried by the function's asynchronous policy (2 retries), not by the scheduler's 185.
+    clock = al.VirtualClock()
+    rt = al.Runtime(clock=clock)
+    attempts: list[int] = []
+    failures = RecordingDestination()
+
+    @rt.function(on_failure=failures)
+    async def flaky(event: Any, context: al.LambdaContext) -> None:
+        attempts.append(context.attempt)
+        raise ConnectionError("downstream is down")
+
+    schedule = Schedule(rt, name="async", expression="at(2026-01-01T00:10:00)",
+                        function_name="flaky")
+    assert schedule.config.invocation_type == "Event"
+    async with rt:
+        await clock.advance(3600)
+        await rt.wait_idle()
+    assert attempts == [1, 2, 3]
+    stats = schedule.statistics()
+    assert (stats.invocations, stats.succeeded, stats.retries, stats.failed) == (1, 1, 0, 0)
+    (record,) = failures.records
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
 
 
 @pytest.mark.parametrize(("overlap", "expected_calls", "skipped", "buffered"), [
@@ -236,8 +266,10 @@ async def test_overlap_policies(overlap: str, expected_calls: int, skipped: int,
         starts.append(clock.now())
         await clock.sleep(250)  # longer than the 1-minute period
 
+    # Overlap sees the invocation itself in flight only when the schedule waits for it.
     schedule = Schedule(rt, name="o", expression="rate(1 minute)", function_name="slow",
-                        overlap=overlap)  # type: ignore[arg-type]
+                        overlap=overlap,  # type: ignore[arg-type]
+                        invocation_type="RequestResponse")
     async with rt:
         await clock.advance(330)
         stats = schedule.statistics()
