@@ -1,7 +1,7 @@
 """Frozen, validated configuration: a function's settings, as Lambda names and bounds them.
 
 Every check raises :class:`~asynclambda.errors.ConfigError` naming the field and the bad value.
-Numbers are Lambda's (SEMANTICS.md §1-3) unless marked *ours*.
+Numbers are Lambda's (its documented quotas and defaults) unless marked *ours*.
 """
 
 from __future__ import annotations
@@ -98,7 +98,9 @@ class FunctionConfig(msgspec.Struct, frozen=True, kw_only=True):
     environment: Mapping[str, str] = msgspec.field(default_factory=dict)
     #: ``None`` = draw from the runtime's unreserved concurrency; 0 = always throttled.
     reserved_concurrency: int | None = None
-    #: Contexts initialised when the runtime starts, re-created if lost, never reaped.
+    #: Contexts initialised when the runtime starts, re-created if lost, never reaped. As on
+    #: Lambda only a published version has it (``publish_version(..., provisioned_concurrency=)``
+    #: or ``put_provisioned_concurrency_config``); ``$LATEST`` refuses it.
     provisioned_concurrency: int = 0
     #: *ours*: seconds an idle context is kept before it is reaped; ``None`` = the runtime's default.
     keep_alive: float | None = None

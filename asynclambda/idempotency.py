@@ -1,7 +1,7 @@
 """Idempotent handlers: a handler's effects happen once per idempotency key, however often the
 event is delivered.
 
-Asynchronous invokes, queues and streams deliver *at least once* (SEMANTICS.md §3, §7): the same
+Asynchronous invokes, queues and streams deliver *at least once* (as on Lambda): the same
 event can reach a handler twice, or concurrently on two execution contexts. The ``idempotent``
 decorator makes the duplicates harmless, in the way of Powertools for AWS Lambda's idempotency
 utility (same configuration names, same exceptions, same record life cycle)::

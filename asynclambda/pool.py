@@ -247,7 +247,9 @@ class ContextPool:
             return
         ka = self._keep_alive
         if ka is None:
-            ka = self.runtime.keep_alive_for(self.config, len(self._idle))
+            policy = self.runtime._keep_alive
+            ka = (policy(self.config, len(self._idle)) if callable(policy)
+                  else float(policy))
         ctx.expires_at = expires = self.now() + ka
         self._idle.append(ctx)
         reaper = self._reaper

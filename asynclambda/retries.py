@@ -1,6 +1,6 @@
 """Pure decisions of the asynchronous invocation policy: no I/O, no clock, just arithmetic.
 
-Lambda's rules (SEMANTICS.md §3): a function error (timeouts included) is retried
+Lambda's rules for asynchronous invocation: a function error (timeouts included) is retried
 ``maximum_retry_attempts`` times (0-2), one minute before the first retry and two minutes before
 the second; throttles and system errors are retried with exponential backoff from 1 s up to
 5 minutes, without using up attempts, until the event is ``maximum_event_age`` old. An event whose

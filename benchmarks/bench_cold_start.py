@@ -27,7 +27,7 @@ module-compiled    ``"/tmp/.../handler_module.py:handler"`` whose code the runti
                    module body. Target <= 2x C0.
 module-init-only   the same, minus a warm invoke of the same handler timed the same way in
                    the same process: INIT's own cost (what a cold start adds to an invoke).
-                   For information: it is the reading of PERFORMANCE.md's "runtime overhead
+                   For information: it is the reading of the target "runtime overhead
                    on top of the user's own init" that leaves out the first invoke.
 module-reaped      the same through ``keep_alive=0`` and the reaper (see above). For information.
 fresh-file         a new module file and a new function per cold start (files, their ``.pyc``

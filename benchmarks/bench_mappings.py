@@ -17,7 +17,7 @@ stream-bN       ``MemoryStreamBackend.put_record`` of one record (one shard), th
 the extra records are < one batch against thousands per chunk) and returns when the handler has
 seen them all. Compared with F2 (the in-memory floor: an ``asyncio.Queue`` hand-off to one
 consumer) measured in the same run; the ratio says how many F2 hand-offs one record costs.
-No target yet: PERFORMANCE.md has none for mappings. Run alone with
+No target yet: none is set for mappings. Run alone with
 ``python -m benchmarks.bench_mappings [--quick]``.
 """
 

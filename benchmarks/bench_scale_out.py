@@ -10,7 +10,7 @@ timer stops when the 100 results are back. The runtime is then closed (untimed: 
 The table shows the time **per context** (round time / 100). The baseline ``bare-tasks`` is the
 same round without the runtime: 100 tasks awaiting the same counting handler directly, so the
 ratio is what INIT, pool growth and the invoke path cost per context over the task and wake-up
-traffic any 100-way fan-out pays. For information (PERFORMANCE.md sets no target).
+traffic any 100-way fan-out pays. For information (no target is set).
 
 Run alone with ``python -m benchmarks.bench_scale_out [--quick]``.
 """

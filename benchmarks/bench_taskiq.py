@@ -6,7 +6,7 @@
   Throughput compared with F2, p50/p99 with F3's.
 * ``request-response-inplace``: the same with ``InMemoryBroker(await_inplace=True)``: ``kiq``
   runs the task before returning, so ``wait_result`` finds the result at once. taskiq's
-  cheapest path, and the shape behind PERFORMANCE.md's "about 43x F2 per task".
+  cheapest path, and the shape behind the reference figure "about 43x F2 per task".
 * ``burst``: ``kiq`` ``n`` tasks back to back, then ``broker.wait_all()``: a throughput shape,
   compared with F2.
 

@@ -1,6 +1,6 @@
 """Warm pipelined throughput: events from an in-memory source through the pool.
 
-PERFORMANCE.md's "Warm throughput": events from an in-memory source through the pool (32
+The "Warm throughput" target: events from an in-memory source through the pool (32
 contexts, deadline armed, outcome recorded) at <= 4x F2 per event (stretch 2.5x), and
 >= 250k events/s on one core.
 

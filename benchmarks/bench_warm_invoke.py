@@ -10,7 +10,7 @@ isolation on, invocation logs off); one warm-up invoke creates the context befor
 =================  ===========================================================================
 async              ``async def handler(event, context): return {"ok": True, "n": 1}``. The
                    target: p50 <= 1.5x F3 p50, p99 <= 2x F3 p99 (stretch 1.2x), p99/p50 <= 2,
-                   each paired per repetition on the same loop (PERFORMANCE.md "Warm sync
+                   each paired per repetition on the same loop (the target "Warm sync
                    invoke"). Shown beside taskiq's request/response (peer).
 sync-def           the same handler as a plain ``def``: runs on its context's own thread, the
                    result comes back through ``call_soon_threadsafe``. For information.

@@ -1,4 +1,4 @@
-"""The floors of PERFORMANCE.md: the physical limits every target is a ratio to.
+"""The floors: the physical limits every target is a ratio to.
 
 Each floor is the cheapest code that does the same kind of work as a part of the runtime, with
 a handler that does nothing (``async def handler(ev): return ev``), so that

@@ -242,7 +242,7 @@ def markdown(document: Mapping[str, Any]) -> str:
     out += _throughput_rows(results)
     targets = _target_rows(results)
     if targets:
-        out += ["", "### Targets (PERFORMANCE.md; what `--check` prints)", "", *targets]
+        out += ["", "### Targets (what `--check` prints)", "", *targets]
     pct = _percentile_rows(results)
     if pct:
         out += ["", "### Latency (percentile pass: every event timed)", "", *pct]
@@ -409,7 +409,7 @@ _HOW_TO = [
     "  0 -> 100 burst; a *statistics* event is one `rt.statistics()` call.",
     "- **ratio to floor** divides by a floor (F1-F4, C0, C1 in `benchmarks/floors.py`, or a",
     "  baseline of the same scenario) measured in the same repetition, then takes the median of",
-    "  those paired ratios. Targets (PERFORMANCE.md) are judged on these ratios: compare them",
+    "  those paired ratios. Targets are judged on these ratios: compare them",
     "  between runs, not the absolute times, which move by 1.5x on this shared machine.",
     "- **Latency** comes from a separate pass that times every event (two timer calls each);",
     "  p50/p99 ratios are paired the same way. p99.9 needs the >= 2,000 samples of a full run.",

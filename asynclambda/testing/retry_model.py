@@ -1,6 +1,6 @@
 """A small, independent reference model of Lambda's asynchronous invocation policy.
 
-It is written from SEMANTICS.md §3, not from the runtime's code, so the state machine in
+It is written from Lambda's documented retry rules, not from the runtime's code, so the state machine in
 :mod:`asynclambda.testing.state_machines` can hold the two against each other: the same invokes,
 outcomes and clock advances must give the same invocations, records and counts.
 

@@ -1,4 +1,4 @@
-"""The partial batch response rules (SEMANTICS §5, Lambda's "Implementing partial batch
+"""The partial batch response rules (Lambda's "Implementing partial batch
 responses" and "Reporting batch item failures"): a table of responses and their outcomes."""
 
 from __future__ import annotations
