@@ -349,3 +349,49 @@ async def test_queue_mapping_starts_with_5_batches_and_adds_300_per_minute() -> 
         gate.set()
         await run_until(clock, lambda: len(running) == 100, limit=600)
         await mapping.disable()
+
+
+# -- asynchronous invocation details --------------------------------------------------------------
+async def test_published_versions_use_latests_dead_letter_queue_as_it_is_function_level() -> None:
+    # AWS: DeadLetterConfig is a function setting (UpdateFunctionConfiguration), not a version's.
+    from asynclambda.destinations import RecordingDestination
+
+    clock = al.VirtualClock()
+    rt = al.Runtime(clock=clock)
+    old, new = RecordingDestination(), RecordingDestination()
+
+    def fail(event: object, context: object) -> None:
+        raise ValueError("boom")
+
+    rt.add_function("fn", fail, dead_letter_queue=old, maximum_retry_attempts=0)
+    rt.publish_version("fn")
+    rt.update_function("fn", dead_letter_queue=new)
+    async with rt:
+        await rt.invoke("fn", {"n": 1}, qualifier="1", invocation_type="Event")
+        await clock.settle()
+        await rt.wait_idle()
+    assert old.records == [] and len(new.records) == 1
+
+
+def test_maximum_event_age_is_whole_seconds_as_lambda_takes_it() -> None:
+    # AWS PutFunctionEventInvokeConfig: MaximumEventAgeInSeconds is an integer, 60-21600.
+    rt = al.Runtime()
+    with pytest.raises(al.ConfigError) as info:
+        rt.add_function("fn", _ok, maximum_event_age=90.5)
+    assert info.value.field == "maximum_event_age"
+    rt.add_function("fn", _ok, maximum_event_age=90)
+
+
+async def test_client_context_reaches_synchronous_invocations_only() -> None:
+    # AWS: "Lambda passes the ClientContext object to your function for synchronous
+    # invocations only."
+    clock = al.VirtualClock()
+    rt = al.Runtime(clock=clock)
+    seen: list[Any] = []
+    rt.add_function("fn", lambda e, c: seen.append(c.client_context and c.client_context.custom))
+    async with rt:
+        await rt.invoke("fn", client_context={"custom": {"k": "v"}})
+        await rt.invoke("fn", client_context={"custom": {"k": "v"}}, invocation_type="Event")
+        await clock.settle()
+        await rt.wait_idle()
+    assert seen == [{"k": "v"}, None]
