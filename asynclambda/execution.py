@@ -444,16 +444,10 @@ class ExecutionContext:
                 _enter_task(loop, owner)
                 suspended = False
                 try:
-                    result = cv.run(_call_sync, self.handler, event, lctx)
-                    if type(result) is not _Coroutine and _isawaitable(result):
-                        result = _as_coro(result)
-                    if type(result) is _Coroutine:
-                        try:
-                            first = cv.run(result.send, None)
-                        except StopIteration as stop:
-                            result = stop.value
-                        else:
-                            suspended = True
+                    # One Context.run for the call and the first step of its coroutine.
+                    result, first = cv.run(_first_step, self.handler, event, lctx)
+                    if first is not _DONE:
+                        suspended = True
                 except BaseException as exc:  # the boundary: any handler exception is an outcome
                     error = exc
                 finally:
@@ -735,6 +729,24 @@ class _Killed(Exception):
 
 async def _as_coro(aw: Any) -> Any:
     return await aw
+
+
+_DONE: Final = object()
+
+
+def _first_step(handler: Any, event: Any, lctx: LambdaContext) -> tuple[Any, Any]:
+    """Call an async handler and run its coroutine's first step (inside the context's Context):
+    ``(value, _DONE)`` when it finished there, ``(coroutine, what it yielded)`` otherwise."""
+    _set_current(lctx)
+    result = handler(event, lctx)
+    if type(result) is not _Coroutine:
+        if not _isawaitable(result):
+            return result, _DONE
+        result = _as_coro(result)
+    try:
+        return result, result.send(None)
+    except StopIteration as stop:
+        return stop.value, _DONE
 
 
 def _call_sync(handler: Any, event: Any, lctx: LambdaContext) -> Any:

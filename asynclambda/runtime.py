@@ -125,11 +125,12 @@ class _RequestIds:
     def __init__(self, rng: random.Random) -> None:
         self._prefix = (f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-"
                         f"4{rng.getrandbits(12):03x}-{0x8000 | rng.getrandbits(14):04x}-")
-        # 48 bits of counter: unique for 2**48 invocations of one runtime.
-        self._count = itertools.count(rng.getrandbits(40))
+        # 48 bits of counter: unique for 2**48 invocations of one runtime. It counts from 2**48
+        # up, so hex() always has one digit before the 12 we keep: no format spec to parse.
+        self._count = itertools.count((1 << 48) | rng.getrandbits(40))
 
     def __call__(self) -> str:
-        return f"{self._prefix}{next(self._count) & 0xFFFFFFFFFFFF:012x}"
+        return self._prefix + hex(next(self._count))[3:]
 
 
 class Runtime:
