@@ -527,12 +527,14 @@ class ThreadRunner:
                     outcome: Any = (0, self.ctx.run(fn, *args))
                 except BaseException as exc:  # the boundary, on this thread
                     outcome = (1, exc)
+                # Not busy before the result is posted: once the loop sees the outcome, the
+                # context may be closed at once, and must not count this thread as abandoned.
+                self.busy = False
                 try:
                     post(_set_result, fut, outcome)
                 except RuntimeError:  # the runtime's loop is closed: nobody is waiting
                     return
                 finally:
-                    self.busy = False
                     thread_work.end(token)
                 del job, fn, args, fut, token, outcome
         finally:
