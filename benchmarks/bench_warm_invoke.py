@@ -3,8 +3,8 @@
 The whole warm path, one invoke at a time: ``Runtime.invoke`` (lookup, encode the request, a
 request id) -> ``ContextPool.invoke`` (limits, counters, take the idle context) ->
 ``ExecutionContext.invoke`` (deadline armed on the pool's watchdog, decode into the handler's
-own copy, run the handler in the caller's task through ``drive()``, encode the response) ->
-an ``InvocationResult``. The runtime is built with the library's defaults (environment
+own copy, the handler's first step run inline as the context's own task, so no task switch unless
+it suspends, encode the response) -> an ``InvocationResult``. The runtime is built with the library's defaults (environment
 isolation on, invocation logs off); one warm-up invoke creates the context before any timing.
 
 =================  ===========================================================================
